@@ -1,0 +1,3 @@
+"""lit2code: a literature-to-code pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,339 @@
+"""The LangGraph workflow: one thread per run, one per-paper subgraph per paper (fanned out with Send).
+
+Outer:  parse -> Send(paper) x N -> report
+Paper:  triage -> plan -> review_plan -> render -> validate -> (repair -> render -> validate)*
+        -> review_result -> commit -> finish
+
+Nodes re-run from their start on resume, so every side effect is idempotent: validation runs in a
+fresh sandbox, and a commit is looked up by its trailer before it is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.config import get_stream_writer
+from langgraph.errors import NodeError
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import RetryPolicy, Send, interrupt
+
+from agent import digest
+from agent.families import FamilySpec
+from agent.models import (
+    Outcome,
+    Paper,
+    Plan,
+    RenderedModule,
+    ReviewAnswer,
+    ReviewRequest,
+    RunConfig,
+    TestCounts,
+    Triage,
+    Validation,
+)
+from agent.planners.base import Planner
+from agent.render import RenderError, render
+from agent.repo import GeneratedRepo
+from agent.sandbox.base import Sandbox
+from agent.validate import validate
+
+
+@dataclass
+class Services:
+    """What the nodes use; passed as the graph's runtime context (never checkpointed)."""
+
+    config: RunConfig
+    run_dir: Path
+    families: dict[str, FamilySpec]
+    planner: Planner
+    sandbox: Sandbox
+    repo: GeneratedRepo
+    on_report: Any = None  # callable(list[Outcome], list[Paper]) -> None, writes report files
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RunState(TypedDict, total=False):
+    inputs: list[str]
+    papers: list[Paper]
+    outcomes: Annotated[list[Outcome], operator.add]
+
+
+class PaperState(TypedDict, total=False):
+    paper: Paper
+    triage: Triage
+    plan: Plan
+    rendered: RenderedModule
+    validations: Annotated[list[Validation], operator.add]
+    outcome: Outcome
+    timings: Annotated[dict[str, float], lambda a, b: {**a, **b}]
+    outcomes: Annotated[list[Outcome], operator.add]
+
+
+def _emit(paper: Paper, stage: str, **extra: Any) -> None:
+    get_stream_writer()({"paper_id": paper.paper_id, "title": paper.title, "stage": stage, **extra})
+
+
+def _outcome(state: PaperState, status: str, reason: str, **kw: Any) -> Outcome:
+    paper = state["paper"]
+    triage = state.get("triage")
+    plan = state.get("plan")
+    validations = list(state.get("validations", []))
+    last = validations[-1] if validations else None
+    return Outcome(
+        paper_id=paper.paper_id,
+        title=paper.title,
+        status=status,  # type: ignore[arg-type]
+        family=plan.family if plan else (triage.family if triage and triage.family != "skip" else None),
+        reason=reason,
+        cues=triage.cues if triage else [],
+        attempts=len(validations),
+        tests=last.tests if last else TestCounts(),
+        slug=state["rendered"].slug if state.get("rendered") else None,
+        validations=validations,
+        **kw,
+    )
+
+
+# ---- per-paper nodes ---------------------------------------------------------------------------
+async def triage_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    t0 = time.monotonic()
+    _emit(paper, "triage")
+    triage = svc.planner.triage(paper, svc.families)
+    update: dict[str, Any] = {"triage": triage, "timings": {"triage": round(time.monotonic() - t0, 3)}}
+    if triage.family == "skip":
+        update["outcome"] = _outcome({**state, **update}, "skipped", triage.reason)
+        return update
+    existing = await asyncio.to_thread(svc.repo.find, paper.paper_id)
+    if existing:
+        update["outcome"] = _outcome(
+            {**state, **update}, "committed", f"already committed in {existing[:12]}", commit=existing
+        )
+    return update
+
+
+async def plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    t0 = time.monotonic()
+    _emit(paper, "plan")
+    family = svc.families[state["triage"].family]
+    plan = svc.planner.plan(paper, state["triage"], family)
+    return {"plan": plan, "timings": {"plan": round(time.monotonic() - t0, 3)}}
+
+
+def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    if not svc.config.interactive:
+        return {}
+    _emit(paper, "review plan")
+    answer = ReviewAnswer.model_validate(
+        interrupt(ReviewRequest(kind="plan", paper_id=paper.paper_id, title=paper.title, plan=state["plan"]))
+    )
+    if answer.action == "reject":
+        return {"outcome": _outcome(state, "rejected", answer.feedback or "plan rejected by reviewer")}
+    if answer.action == "edit" and answer.plan is not None:
+        return {"plan": answer.plan.model_copy(update={"paper_id": paper.paper_id})}
+    if answer.action == "feedback" and answer.feedback:
+        family = svc.families[state["plan"].family]
+        return {"plan": svc.planner.plan(paper, state["triage"], family, feedback=answer.feedback)}
+    return {}
+
+
+async def render_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    t0 = time.monotonic()
+    _emit(paper, "render")
+    plan = state["plan"]
+    family = svc.families.get(plan.family)
+    if family is None:
+        return {"outcome": _outcome(state, "failed", f"plan names unknown family {plan.family!r}")}
+    try:
+        rendered = render(plan, paper, family)
+    except RenderError as exc:
+        return {"outcome": _outcome(state, "failed", str(exc))}
+    artifacts = svc.run_dir / "papers" / paper.paper_id / "rendered"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for name, content in rendered.files.items():
+        (artifacts / name).write_text(content)
+    return {"rendered": rendered, "timings": {"render": round(time.monotonic() - t0, 3)}}
+
+
+async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper, cfg = runtime.context, state["paper"], runtime.context.config
+    attempt = len(state.get("validations", [])) + 1
+    _emit(paper, "validate", attempt=attempt)
+    result = await asyncio.to_thread(
+        validate,
+        state["rendered"],
+        svc.sandbox,
+        attempt,
+        timeout=cfg.timeout_s,
+        memory=cfg.memory,
+        gpu=cfg.gpu,
+    )
+    prev = state.get("timings", {}).get("validate", 0.0)
+    update: dict[str, Any] = {
+        "validations": [result],
+        "timings": {"validate": round(prev + result.duration_s, 3)},
+    }
+    if not result.ok and not (svc.planner.can_repair and attempt <= cfg.max_repairs):
+        state = {**state, "validations": [*state.get("validations", []), result]}
+        what = "static checks" if result.stage == "static" else "tests"
+        update["outcome"] = _outcome(
+            state, "failed", f"{what} failed after {attempt} attempt(s): {result.error}"
+        )
+    return update
+
+
+async def repair_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    _emit(paper, "repair")
+    plan = await asyncio.to_thread(
+        svc.planner.repair, state["plan"], state["rendered"], state["validations"][-1]
+    )
+    return {"plan": plan}
+
+
+def review_result_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    if not svc.config.interactive:
+        return {}
+    _emit(paper, "review result")
+    answer = ReviewAnswer.model_validate(
+        interrupt(
+            ReviewRequest(
+                kind="result",
+                paper_id=paper.paper_id,
+                title=paper.title,
+                plan=state["plan"],
+                validation=state["validations"][-1],
+            )
+        )
+    )
+    if answer.action != "approve":
+        return {"outcome": _outcome(state, "rejected", answer.feedback or "result rejected by reviewer")}
+    return {}
+
+
+async def commit_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    svc, paper = runtime.context, state["paper"]
+    t0 = time.monotonic()
+    _emit(paper, "commit")
+    last = state["validations"][-1]
+    sha = await asyncio.to_thread(
+        svc.repo.commit_paper, state["rendered"], state["plan"], svc.config.run_id, last
+    )
+    timings = {"commit": round(time.monotonic() - t0, 3)}
+    state = {**state, "timings": {**state.get("timings", {}), **timings}}
+    return {
+        "outcome": _outcome(state, "committed", f"{last.tests.passed} tests passed", commit=sha),
+        "timings": timings,
+    }
+
+
+def finish_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+    outcome = state["outcome"].model_copy(
+        update={
+            "timings": dict(state.get("timings", {})),
+            "llm": runtime.context.planner.usage(state["paper"].paper_id),
+        }
+    )
+    _emit(state["paper"], "done", status=outcome.status)
+    return {"outcomes": [outcome]}
+
+
+def _after(next_node: str):
+    def route(state: PaperState) -> str:
+        return "finish" if state.get("outcome") else next_node
+
+    return route
+
+
+def _after_validate(state: PaperState) -> Literal["finish", "review_result", "repair"]:
+    if state.get("outcome"):
+        return "finish"
+    return "review_result" if state["validations"][-1].ok else "repair"
+
+
+# Transient errors retry; a ValueError (pydantic's ValidationError too) is a bug or bad input: no retry.
+RETRY = RetryPolicy(max_attempts=2, retry_on=(OSError, TimeoutError, ConnectionError))
+
+
+def build_paper_graph() -> StateGraph:
+    g = StateGraph(PaperState, context_schema=Services)
+    g.add_node("triage", triage_node)
+    g.add_node("plan", plan_node, retry_policy=RETRY)
+    g.add_node("review_plan", review_plan_node)
+    g.add_node("render", render_node)
+    g.add_node("validate", validate_node, retry_policy=RETRY)
+    g.add_node("repair", repair_node, retry_policy=RETRY)
+    g.add_node("review_result", review_result_node)
+    g.add_node("commit", commit_node, retry_policy=RETRY)
+    g.add_node("finish", finish_node)
+    g.add_edge(START, "triage")
+    g.add_conditional_edges("triage", _after("plan"), ["plan", "finish"])
+    g.add_conditional_edges("plan", _after("review_plan"), ["review_plan", "finish"])
+    g.add_conditional_edges("review_plan", _after("render"), ["render", "finish"])
+    g.add_conditional_edges("render", _after("validate"), ["validate", "finish"])
+    g.add_conditional_edges("validate", _after_validate, ["finish", "review_result", "repair"])
+    g.add_edge("repair", "render")
+    g.add_conditional_edges("review_result", _after("commit"), ["commit", "finish"])
+    g.add_conditional_edges("commit", _after("finish"), ["finish"])
+    g.add_edge("finish", END)
+    return g
+
+
+# ---- outer graph -------------------------------------------------------------------------------
+def parse_node(state: RunState) -> dict:
+    papers = digest.load_inputs([Path(p) for p in state["inputs"]])
+    get_stream_writer()({"stage": "parsed", "papers": len(papers)})
+    return {"papers": papers}
+
+
+def fan_out(state: RunState) -> list[Send]:
+    return [Send("paper", {"paper": p}) for p in state["papers"]] or [Send("report", state)]
+
+
+def paper_failed(state: PaperState, error: NodeError) -> dict:
+    """A bug or unexpected error in one paper becomes its `failed` outcome; the batch goes on."""
+    paper = state["paper"]
+    err = error.error
+    text = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else str(err)
+    return {
+        "outcomes": [
+            Outcome(
+                paper_id=paper.paper_id, title=paper.title, status="failed", reason=f"internal error: {text}"
+            )
+        ]
+    }
+
+
+def report_node(state: RunState, runtime: Runtime[Services]) -> dict:
+    if runtime.context.on_report is not None:
+        runtime.context.on_report(state.get("outcomes", []), state.get("papers", []))
+    get_stream_writer()({"stage": "report"})
+    return {}
+
+
+def build_graph() -> StateGraph:
+    """The uncompiled run graph (the CLI compiles it with the SQLite checkpointer)."""
+    paper = build_paper_graph().compile()
+    g = StateGraph(RunState, context_schema=Services)
+    g.add_node("parse", parse_node)
+    g.add_node("paper", paper, error_handler=paper_failed)
+    g.add_node("report", report_node)
+    g.add_edge(START, "parse")
+    g.add_conditional_edges("parse", fan_out, ["paper", "report"])
+    g.add_edge("paper", "report")
+    g.add_edge("report", END)
+    return g
+
+
+# `langgraph dev` / Studio: compiled without a custom checkpointer (the platform brings its own).
+graph = build_graph().compile()

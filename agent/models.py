@@ -1,0 +1,222 @@
+"""Pydantic models: the contracts between the pipeline's stages.
+
+Every value that crosses a stage boundary (and so lands in a LangGraph checkpoint) is one of
+these models; `agent.checkpoint` registers them with the checkpoint serializer.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["committed", "skipped", "failed", "rejected", "pending_review"]
+ParamValue = int | float | bool | str
+
+
+class Paper(BaseModel):
+    """One paper entry of a digest."""
+
+    paper_id: str = Field(description="arXiv id when known, else a stable slug plus a short title hash")
+    title: str
+    abstract: str
+    url: str | None = None
+    authors: int | None = Field(default=None, description="author count when the digest gives it")
+    date: str | None = None
+    upvotes: int | None = None
+    source: str = Field(default="", description="input file and line the entry came from, e.g. 'x.txt:13'")
+
+
+class Triage(BaseModel):
+    """The decision whether a paper is implementable, and under which family."""
+
+    family: str = Field(description="a family id from templates/, or 'skip'")
+    reason: str
+    cues: list[str] = Field(default_factory=list, description="the cue words that decided")
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+class TestSpec(BaseModel):
+    __test__ = False  # not a pytest class
+
+    name: str
+    checks: str = Field(description="the defining property the test asserts")
+
+
+class Plan(BaseModel):
+    """What to implement for one paper; renders deterministically through the family's templates."""
+
+    paper_id: str
+    paper_title: str = ""
+    paper_url: str | None = None
+    family: str
+    method_name: str = Field(description="the paper's name for its method, e.g. 'SMoRA'")
+    module_name: str = Field(description="python module name, a valid identifier")
+    class_name: str = Field(description="main class name, a valid identifier")
+    summary: str
+    components: list[str] = Field(default_factory=list)
+    hyperparameters: dict[str, ParamValue] = Field(default_factory=dict)
+    options: list[str] = Field(default_factory=list, description="family options switched on")
+    tensor_shapes: dict[str, str] = Field(default_factory=dict)
+    tests: list[TestSpec] = Field(default_factory=list)
+    not_implemented: list[str] = Field(default_factory=list)
+    inferred: dict[str, str] = Field(
+        default_factory=dict,
+        description="field -> where its value came from ('abstract: ...' or 'family default')",
+    )
+    slots: dict[str, str] = Field(default_factory=dict, description="code slots written by an LLM")
+    confidence: float = Field(ge=0.0, le=1.0, default=0.5)
+    planner: str = "offline"
+
+
+class RenderedModule(BaseModel):
+    """The files of one paper's package, relative to papers/SLUG/."""
+
+    slug: str
+    files: dict[str, str]
+
+
+class TestCounts(BaseModel):
+    __test__ = False
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+
+class SandboxResult(BaseModel):
+    """The JSON contract of `lit2code sandbox exec`."""
+
+    exit_code: int
+    timed_out: bool = False
+    oom_killed: bool = False
+    duration_s: float
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    backend: str
+    image: str | None = None
+    gpu: bool = False
+    gpu_note: str | None = Field(default=None, description="why the GPU was or was not used")
+
+
+class Validation(BaseModel):
+    """One validation attempt: static checks, then the module's tests in the sandbox."""
+
+    attempt: int
+    ok: bool
+    stage: Literal["static", "tests"]
+    tests: TestCounts = Field(default_factory=TestCounts)
+    backend: str = ""
+    device: str = "cpu"
+    duration_s: float = 0.0
+    error: str | None = Field(default=None, description="what failed, trimmed to what matters")
+
+
+class LLMUsage(BaseModel):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: LLMUsage) -> LLMUsage:
+        return LLMUsage(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
+class Outcome(BaseModel):
+    """The end of one paper's way through the pipeline; one report row."""
+
+    paper_id: str
+    title: str
+    status: Status
+    family: str | None = None
+    reason: str = ""
+    cues: list[str] = Field(default_factory=list)
+    attempts: int = 0
+    tests: TestCounts = Field(default_factory=TestCounts)
+    commit: str | None = None
+    slug: str | None = None
+    validations: list[Validation] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    llm: LLMUsage = Field(default_factory=LLMUsage)
+
+
+class ReviewRequest(BaseModel):
+    """The payload of an interrupt() in interactive mode."""
+
+    kind: Literal["plan", "result"]
+    paper_id: str
+    title: str
+    plan: Plan
+    validation: Validation | None = None
+
+
+class ReviewAnswer(BaseModel):
+    """What a reviewer answers to a ReviewRequest."""
+
+    action: Literal["approve", "reject", "edit", "feedback"]
+    plan: Plan | None = Field(default=None, description="the edited plan, with action 'edit'")
+    feedback: str | None = None
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs to be resumed; saved as runs/RUN_ID/config.json."""
+
+    run_id: str
+    inputs: list[str]
+    repo: str
+    planner: Literal["offline", "llm"] = "offline"
+    model: str | None = None
+    sandbox: str = "process"
+    gpu: Literal["auto", "on", "off"] = "auto"
+    timeout_s: float = 300.0
+    memory: str = "4g"
+    concurrency: int = 2
+    interactive: bool = False
+    max_repairs: int = 2
+    push: bool = False
+
+
+class Totals(BaseModel):
+    papers: int = 0
+    committed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    rejected: int = 0
+    pending: int = 0
+
+
+class PaperReport(BaseModel):
+    paper_id: str
+    title: str
+    status: Status
+    family: str | None
+    reason: str
+    attempts: int
+    tests: TestCounts
+    commit: str | None
+    timings: dict[str, float]
+    llm: LLMUsage
+    cues: list[str] = Field(default_factory=list)
+    validations: list[Validation] = Field(default_factory=list)
+
+
+class Report(BaseModel):
+    """runs/RUN_ID/report.json, per DESIGN.md's contract."""
+
+    run_id: str
+    inputs: list[str]
+    started_at: str
+    finished_at: str | None
+    planner: str
+    sandbox: str
+    repo: str
+    totals: Totals
+    llm: LLMUsage = Field(default_factory=LLMUsage)
+    papers: list[PaperReport]

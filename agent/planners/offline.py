@@ -1,0 +1,321 @@
+"""The offline planner: deterministic, explainable triage and plan filling. No network, no model.
+
+Triage scores each family's cue regexes (family.yaml) against the title and abstract; generic
+cues for surveys, benchmarks, datasets and analyses argue for `skip`. The plan takes the method's
+name from the title or abstract, numbers the abstract states, and the options its wording supports.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from agent.families import FamilySpec
+from agent.models import Paper, Plan, TestSpec, Triage
+from agent.planners.base import Planner
+
+STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 2.0
+MIN_SCORE = 4.0  # at least one strong cue plus support, or a strong cue in the title
+
+# Wording of papers that describe no implementable method of their own.
+SKIP_CUES: dict[str, float] = {
+    r"\bsurvey\b": 4.0,
+    r"\b(?:a|this) review\b|\bwe review\b": 3.0,
+    r"\bbenchmark(?:s|ing)?\b": 1.5,
+    r"\bwe (?:present|introduce|release|construct|build|curate) (?:a |an )?(?:new |novel |large[- ]scale )?"
+    r"(?:benchmark|dataset|corpus|suite|leaderboard)": 4.0,
+    r"\bempirical (?:study|analysis|investigation)\b": 3.0,
+    r"\bwe (?:investigate|analy[sz]e|study|examine|explore) (?:whether|how|why|the (?:effect|role|impact))": 3.0,
+    r"\b(?:theoretical|systematic|comprehensive) (?:analysis|study|evaluation|investigation)\b": 2.0,
+    r"\bunderstanding\b|\bdemystifying\b|\bhow .{3,40} shapes?\b|\blens of\b": 2.0,
+    r"\b(?:deployed|deployment) (?:in|at|on) (?:production|a (?:commercial|real-world))|\bsearch engine\b": 2.5,
+    r"\bwe (?:prove|derive) (?:that|a bound|bounds)\b": 2.0,
+    r"\bassess(?:ing)? the (?:downstream )?performance\b|\bevaluation (?:metric|protocol)\b": 2.0,
+}
+METHOD_CUES = re.compile(
+    r"\bwe (?:propose|introduce|present|design|develop|devise)\b|\bproposed (?:method|approach|framework)\b"
+    r"|\bour (?:method|approach|framework)\b",
+    re.I,
+)
+
+# Acronyms that name established methods or settings, never the paper's own method.
+COMMON_ACRONYMS = {
+    "AI",
+    "LLM",
+    "LLMS",
+    "VLM",
+    "VLMS",
+    "MLLM",
+    "MLLMS",
+    "LM",
+    "LMS",
+    "NLP",
+    "CV",
+    "RL",
+    "SFT",
+    "RLHF",
+    "KD",
+    "MOE",
+    "LORA",
+    "PEFT",
+    "CNN",
+    "CNNS",
+    "RNN",
+    "RNNS",
+    "GAN",
+    "GANS",
+    "VIT",
+    "VITS",
+    "SOTA",
+    "GPU",
+    "GPUS",
+    "CPU",
+    "API",
+    "CL",
+    "T2I",
+    "I2I",
+    "SSL",
+    "QAT",
+    "PTQ",
+    "MLP",
+    "MLPS",
+    "CTR",
+    "IR",
+    "KL",
+    "FLOPS",
+    "CLIP",
+    "BERT",
+    "GPT",
+    "DFT",
+    "RWR",
+    "SSM",
+    "SSMS",
+    "SDM",
+    "DA",
+    "UDA",
+    "TTA",
+    "FL",
+    "DNN",
+    "DNNS",
+    "NAS",
+    "OOD",
+    "ID",
+    "IID",
+    "SGD",
+    "ADAM",
+    "MSE",
+    "CE",
+    "ML",
+    "DL",
+    "QA",
+    "VQA",
+    "ASR",
+    "TTS",
+    "OCR",
+    "RAG",
+    "KV",
+    "MHA",
+    "FFN",
+    "GNN",
+    "GNNS",
+    "JE-SSL",
+}
+_NAME_AFTER_VERB = re.compile(
+    r"\b(?:propose|introduce|present|call|coined|named|dubbed|termed|called)\b[^.]{0,120}?"
+    r"\(([A-Za-z][A-Za-z0-9\-+]*[A-Z0-9][A-Za-z0-9\-+]*)\)"
+)
+_COINED = re.compile(
+    r"\b(?:coined|dubbed|named|called|termed)\s+([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)\b"
+)
+_PAREN_ACRONYM = re.compile(r"\(([A-Za-z][A-Za-z0-9\-+]*[A-Z][A-Za-z0-9\-+]*)\)")
+
+
+def _find(patterns: list[str], text: str) -> list[str]:
+    hits = []
+    for pat in patterns:
+        m = re.search(pat, text, re.I)
+        if m:
+            hits.append(m.group(0).strip().lower())
+    return hits
+
+
+def score_family(family: FamilySpec, title: str, abstract: str) -> tuple[float, list[str]]:
+    """Score = weighted count of distinct cues matched; cues in the title count extra."""
+    score, cues = 0.0, []
+    for weight, patterns in ((STRONG, family.cues.strong), (WEAK, family.cues.weak)):
+        for pat in patterns:
+            in_title = re.search(pat, title, re.I)
+            in_abs = re.search(pat, abstract, re.I)
+            if in_title or in_abs:
+                score += weight + (TITLE_BONUS if in_title else 0.0)
+                cues.append((in_title or in_abs).group(0).strip().lower())
+    for pat in family.cues.negative:
+        m = re.search(pat, f"{title}\n{abstract}", re.I)
+        if m:
+            score += NEGATIVE
+            cues.append(f"not: {m.group(0).strip().lower()}")
+    return score, cues
+
+
+def skip_score(title: str, abstract: str) -> tuple[float, list[str]]:
+    text = f"{title}\n{abstract}"
+    score, cues = 0.0, []
+    for pat, weight in SKIP_CUES.items():
+        m = re.search(pat, text, re.I)
+        if m:
+            score += weight
+            cues.append(m.group(0).strip().lower())
+    if METHOD_CUES.search(abstract):
+        score -= 2.0
+    return score, cues
+
+
+def method_name(paper: Paper) -> tuple[str | None, str]:
+    """The paper's own name for its method, and where it was found."""
+    head = paper.title.split(":")[0].strip()
+    if ":" in paper.title and 1 <= len(head.split()) <= 3 and len(head) <= 30:
+        return head, f"title: '{head}:'"
+    for pattern, where in ((_NAME_AFTER_VERB, "abstract"), (_COINED, "abstract")):
+        for m in pattern.finditer(paper.abstract):
+            if m.group(1).upper() not in COMMON_ACRONYMS:
+                return m.group(1), f"{where}: '{m.group(0)[-60:]}'"
+    for m in _PAREN_ACRONYM.finditer(paper.abstract):
+        name = m.group(1)
+        if name.upper() not in COMMON_ACRONYMS and sum(c.isupper() for c in name) >= 2:
+            return name, f"abstract: '({name})'"
+    return None, "family default"
+
+
+def class_identifier(name: str) -> str:
+    parts = re.split(r"[^A-Za-z0-9]+", name)
+    ident = "".join(p[:1].upper() + p[1:] for p in parts if p)
+    if not ident or ident[0].isdigit():
+        ident = "M" + ident
+    return ident
+
+
+def module_identifier(name: str) -> str:
+    snake = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "method"
+    if snake[0].isdigit():
+        snake = "m_" + snake
+    if keyword.iskeyword(snake) or snake in {"torch", "test", "math", "typing", "papers", "conftest"}:
+        snake += "_method"
+    return snake
+
+
+def _coerce(value: str, typ: str) -> int | float | bool | str:
+    if typ == "int":
+        return int(float(value))
+    if typ == "float":
+        return float(value)
+    if typ == "bool":
+        return value.lower() in {"1", "true", "yes"}
+    return value
+
+
+class OfflinePlanner(Planner):
+    name = "offline"
+
+    def triage(self, paper: Paper, families: dict[str, FamilySpec]) -> Triage:
+        scores: dict[str, float] = {}
+        cues: dict[str, list[str]] = {}
+        for fid, fam in families.items():
+            scores[fid], cues[fid] = score_family(fam, paper.title, paper.abstract)
+        skip, skip_cues = skip_score(paper.title, paper.abstract)
+        scores["skip"] = skip
+        best = max(families, key=lambda f: (scores[f], f == sorted(families)[0]), default=None)
+        if best is None or scores[best] < MIN_SCORE:
+            shown = f"best was {best} with {scores[best]:.0f}" if best else "no families loaded"
+            return Triage(
+                family="skip",
+                reason=f"no family's cues are strong enough ({shown}; need {MIN_SCORE:.0f})",
+                cues=skip_cues,
+                scores=scores,
+            )
+        if skip >= scores[best]:
+            return Triage(
+                family="skip",
+                reason=f"reads as a study, benchmark or survey rather than a method (skip {skip:.0f} "
+                f">= {best} {scores[best]:.0f})",
+                cues=skip_cues,
+                scores=scores,
+            )
+        return Triage(
+            family=best,
+            reason=f"{best} cues scored {scores[best]:.0f}: {', '.join(cues[best][:6])}",
+            cues=cues[best],
+            scores=scores,
+        )
+
+    def plan(self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None = None) -> Plan:
+        inferred: dict[str, str] = {}
+        name, where = method_name(paper)
+        if name is None:
+            name = family.default_method
+        inferred["method_name"] = where
+        text = f"{paper.title}\n{paper.abstract}"
+        hyper: dict[str, int | float | bool | str] = {}
+        for pname, spec in family.parameters.items():
+            found = None
+            for pat in spec.patterns:
+                m = re.search(pat, text, re.I)
+                if not m:
+                    continue
+                try:
+                    value = _coerce(m.group(1), spec.type)
+                except (ValueError, IndexError):
+                    continue
+                if (
+                    isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                    and (
+                        (spec.min is not None and value < spec.min)
+                        or (spec.max is not None and value > spec.max)
+                    )
+                ):
+                    continue  # a number outside the plausible range is about something else
+                found = (value, m.group(0))
+                break
+            if found:
+                hyper[pname] = found[0]
+                inferred[f"hyperparameters.{pname}"] = f"abstract: '{found[1].strip()}'"
+            else:
+                hyper[pname] = spec.default
+                inferred[f"hyperparameters.{pname}"] = "family default"
+        options = []
+        for oname, ospec in family.options.items():
+            hits = _find(ospec.cues, text)
+            if hits:
+                options.append(oname)
+                inferred[f"options.{oname}"] = f"abstract: '{hits[0]}'"
+        summary = _summary(paper.abstract)
+        not_impl = list(family.not_implemented)
+        if feedback:
+            not_impl.append(f"reviewer feedback not applied by the offline planner: {feedback}")
+        return Plan(
+            paper_id=paper.paper_id,
+            paper_title=paper.title,
+            paper_url=paper.url,
+            family=family.id,
+            method_name=name,
+            module_name=module_identifier(name),
+            class_name=class_identifier(name),
+            summary=summary,
+            components=list(family.components),
+            hyperparameters=hyper,
+            options=options,
+            tensor_shapes=dict(family.tensor_shapes),
+            tests=[TestSpec(**t.model_dump()) for t in family.tests],
+            not_implemented=not_impl,
+            inferred=inferred,
+            confidence=round(min(1.0, triage.scores.get(family.id, 0.0) / 15.0), 2),
+            planner=self.name,
+        )
+
+
+def _summary(abstract: str, limit: int = 400) -> str:
+    """The sentences that state the contribution ('we propose ...'), else the first two."""
+    sentences = re.split(r"(?<=[.!?])\s+", abstract.strip())
+    picked = [s for s in sentences if METHOD_CUES.search(s)][:2] or sentences[:2]
+    text = " ".join(picked)
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"

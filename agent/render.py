@@ -1,0 +1,67 @@
+"""Rendering: a Plan through its family's Jinja2 templates into the files of one paper package."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from agent.families import FamilySpec
+from agent.models import Paper, Plan, RenderedModule
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+def paper_slug(paper_id: str, module_name: str) -> str:
+    """The package folder name under papers/: module name plus the id's distinctive tail (a valid identifier)."""
+    m = re.search(r"-([0-9a-f]{8})$", paper_id)  # slug ids end in a title hash: that alone is unique
+    tail = m.group(1) if m else re.sub(r"[^a-z0-9]+", "_", paper_id.lower()).strip("_")
+    return f"{module_name}_{tail}"
+
+
+def template_context(plan: Plan, paper: Paper, family: FamilySpec) -> dict:
+    hp = {**family.defaults(), **plan.hyperparameters}
+    opt = {name: name in plan.options for name in family.options}
+    slots = {name: s.default for name, s in family.slots.items()} | plan.slots
+    return {"plan": plan, "paper": paper, "family": family, "hp": hp, "opt": opt, "slots": slots}
+
+
+def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
+    for field in ("module_name", "class_name"):
+        if not _IDENT.match(getattr(plan, field)):
+            raise RenderError(
+                f"paper {paper.paper_id}: plan.{field}={getattr(plan, field)!r} is not an identifier"
+            )
+    if family.path is None:
+        raise RenderError(f"family {family.id} has no template folder")
+    env = Environment(
+        loader=FileSystemLoader(str(family.path)),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    ctx = template_context(plan, paper, family)
+    mod = plan.module_name
+    names = {"module.py.j2": f"{mod}.py", "test_module.py.j2": f"test_{mod}.py", "README.md.j2": "README.md"}
+    files: dict[str, str] = {}
+    for template, out in names.items():
+        try:
+            files[out] = env.get_template(template).render(**ctx)
+        except TemplateError as exc:
+            where = f"{family.path / template}"
+            lineno = getattr(exc, "lineno", None)
+            raise RenderError(
+                f"paper {paper.paper_id}: rendering {where}{f':{lineno}' if lineno else ''} failed: {exc}"
+            ) from exc
+    files["__init__.py"] = (
+        f'"""{plan.method_name}: {paper.title}"""\n\nfrom .{mod} import {plan.class_name}\n\n'
+        f'__all__ = ["{plan.class_name}"]\n'
+    )
+    files["plan.json"] = json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    return RenderedModule(slug=paper_slug(paper.paper_id, mod), files=files)

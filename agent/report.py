@@ -1,0 +1,121 @@
+"""runs/RUN_ID/report.json (the contract in DESIGN.md) and report.md (the same, for people)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent.models import LLMUsage, Outcome, Paper, PaperReport, Report, RunConfig, Totals
+
+_TOTAL_KEY = {
+    "committed": "committed",
+    "skipped": "skipped",
+    "failed": "failed",
+    "rejected": "rejected",
+    "pending_review": "pending",
+}
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def build_report(
+    config: RunConfig,
+    papers: list[Paper],
+    outcomes: list[Outcome],
+    started_at: str,
+    finished: bool,
+) -> Report:
+    """One row per paper in digest order; papers without an outcome yet are `pending_review`."""
+    by_id: dict[str, Outcome] = {}
+    for o in outcomes:
+        by_id[o.paper_id] = o  # a re-run handler may repeat a paper: the last word wins
+    rows: list[PaperReport] = []
+    totals = Totals(papers=len(papers))
+    usage = LLMUsage()
+    for p in papers:
+        o = by_id.get(p.paper_id) or Outcome(
+            paper_id=p.paper_id,
+            title=p.title,
+            status="pending_review",
+            reason="waiting for a review or resume",
+        )
+        setattr(totals, _TOTAL_KEY[o.status], getattr(totals, _TOTAL_KEY[o.status]) + 1)
+        usage = usage + o.llm
+        rows.append(
+            PaperReport(
+                paper_id=o.paper_id,
+                title=o.title,
+                status=o.status,
+                family=o.family,
+                reason=o.reason,
+                attempts=o.attempts,
+                tests=o.tests,
+                commit=o.commit,
+                timings=o.timings,
+                llm=o.llm,
+                cues=o.cues,
+                validations=o.validations,
+            )
+        )
+    return Report(
+        run_id=config.run_id,
+        inputs=config.inputs,
+        started_at=started_at,
+        finished_at=now() if finished else None,
+        planner=config.planner,
+        sandbox=config.sandbox,
+        repo=config.repo,
+        totals=totals,
+        llm=usage,
+        papers=rows,
+    )
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)  # a kill mid-write never leaves a truncated report
+
+
+def write_report(run_dir: Path, report: Report) -> Path:
+    path = run_dir / "report.json"
+    _atomic_write(path, json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
+    _atomic_write(run_dir / "report.md", render_markdown(report))
+    return path
+
+
+def render_markdown(r: Report) -> str:
+    t = r.totals
+    lines = [
+        f"# lit2code run {r.run_id}",
+        "",
+        f"- inputs: {', '.join(r.inputs)}",
+        f"- repository: {r.repo}",
+        f"- planner: {r.planner}; sandbox: {r.sandbox}",
+        f"- started {r.started_at}; finished {r.finished_at or 'not yet'}",
+        f"- **{t.papers} papers: {t.committed} committed, {t.skipped} skipped, {t.failed} failed, "
+        f"{t.rejected} rejected, {t.pending} pending review**",
+    ]
+    if r.llm.calls:
+        lines.append(
+            f"- model: {r.llm.calls} calls, {r.llm.prompt_tokens}+{r.llm.completion_tokens} tokens, "
+            f"${r.llm.cost_usd:.4f}"
+        )
+    lines += [
+        "",
+        "| Paper | Status | Family | Tests | Commit | Reason |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for p in r.papers:
+        tests = f"{p.tests.passed} passed" + (f", {p.tests.failed} failed" if p.tests.failed else "")
+        reason = p.reason.splitlines()[0][:160].replace("|", "\\|") if p.reason else ""
+        title = p.title.replace("|", "\\|")
+        lines.append(
+            f"| {title} (`{p.paper_id}`) | {p.status} | {p.family or ''} | "
+            f"{tests if p.attempts else ''} | {(p.commit or '')[:10]} | {reason} |"
+        )
+    return "\n".join(lines) + "\n"

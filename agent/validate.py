@@ -1,0 +1,149 @@
+"""Validation: static checks on the rendered files, then the module's tests in the sandbox."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from agent.models import RenderedModule, TestCounts, Validation
+from agent.sandbox.base import GpuMode, Sandbox
+
+JUNIT = ".lit2code-junit.xml"
+# Generated code may import only these (plus relative imports of its own package).
+ALLOWED_IMPORTS = {
+    "torch",
+    "math",
+    "typing",
+    "dataclasses",
+    "__future__",
+    "pytest",
+    "collections",
+    "itertools",
+    "functools",
+    "numpy",
+    "copy",
+    "enum",
+    "abc",
+    "random",
+    "warnings",
+    "operator",
+    "contextlib",
+    "re",
+    "fnmatch",
+    "string",
+    "numbers",
+    "types",
+}
+
+
+def static_check(rendered: RenderedModule) -> str | None:
+    """Compile every Python file and reject imports outside the allow-list; returns the problem or None."""
+    for name, src in sorted(rendered.files.items()):
+        if not name.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(src, filename=name)
+            compile(tree, name, "exec")
+        except SyntaxError as exc:
+            return f"{rendered.slug}/{name}:{exc.lineno}: syntax error: {exc.msg}"
+        for node in ast.walk(tree):
+            mods: list[str] = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                mods = [node.module]
+            for mod in mods:
+                if mod.split(".")[0] not in ALLOWED_IMPORTS:
+                    return f"{rendered.slug}/{name}:{node.lineno}: import of {mod!r} is not allowed in generated code"
+    return None
+
+
+def parse_junit(xml: bytes) -> TestCounts:
+    root = ET.fromstring(xml)
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    tests = failures = errors = skipped = 0
+    for s in suites:
+        tests += int(s.get("tests", 0))
+        failures += int(s.get("failures", 0))
+        errors += int(s.get("errors", 0))
+        skipped += int(s.get("skipped", 0))
+    return TestCounts(
+        passed=tests - failures - errors - skipped, failed=failures, errors=errors, skipped=skipped
+    )
+
+
+def _trim(text: str, lines: int = 60) -> str:
+    """Keep the part of pytest's output that explains a failure: the short summary and last lines."""
+    rows = text.strip().splitlines()
+    return "\n".join(rows[-lines:])
+
+
+def write_workspace(rendered: RenderedModule, root: Path) -> Path:
+    pkg = root / "papers" / rendered.slug
+    pkg.mkdir(parents=True)
+    (root / "papers" / "__init__.py").write_text("")
+    for name, content in rendered.files.items():
+        (pkg / name).write_text(content)
+    return pkg
+
+
+def validate(
+    rendered: RenderedModule,
+    sandbox: Sandbox,
+    attempt: int,
+    *,
+    timeout: float = 300.0,
+    memory: str = "4g",
+    gpu: GpuMode = "auto",
+) -> Validation:
+    started = time.monotonic()
+    problem = static_check(rendered)
+    if problem:
+        return Validation(
+            attempt=attempt,
+            ok=False,
+            stage="static",
+            backend=sandbox.name,
+            error=problem,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+    with tempfile.TemporaryDirectory(prefix="lit2code-ws-") as tmp:
+        write_workspace(rendered, Path(tmp))
+        cmd = [
+            sandbox.python(),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={JUNIT}",
+            f"papers/{rendered.slug}",
+        ]
+        result, files = sandbox.exec(Path(tmp), cmd, timeout=timeout, memory=memory, gpu=gpu, collect=[JUNIT])
+    counts = TestCounts()
+    if JUNIT in files:
+        with contextlib.suppress(ET.ParseError):
+            counts = parse_junit(files[JUNIT])
+    ok = result.exit_code == 0 and counts.passed > 0 and counts.failed == 0 and counts.errors == 0
+    error = None
+    if not ok:
+        if result.timed_out:
+            error = f"tests timed out after {timeout:.0f}s"
+        elif result.oom_killed:
+            error = f"tests were killed for exceeding the {memory} memory limit"
+        else:
+            error = _trim(result.stdout + "\n" + result.stderr) or f"pytest exited {result.exit_code}"
+    return Validation(
+        attempt=attempt,
+        ok=ok,
+        stage="tests",
+        tests=counts,
+        backend=result.backend,
+        device="cuda" if result.gpu else "cpu",
+        duration_s=round(time.monotonic() - started, 3),
+        error=error,
+    )

@@ -1,0 +1,1 @@
+"""One package per paper; see README.md for the index."""

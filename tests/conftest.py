@@ -1,0 +1,54 @@
+"""Shared fixtures: the sandbox runtime, a CLI runner, and fresh run/repo folders per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def runtime_python() -> str:
+    """The interpreter of generated code (the process backend's runtime, built on first use)."""
+    from agent.sandbox.runtime import ensure_runtime
+
+    return str(ensure_runtime() / "bin" / "python")
+
+
+@dataclass
+class CLI:
+    cwd: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "agent", *args], cwd=self.cwd, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"lit2code {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+        return proc
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=self.cwd, env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def report(self, run_id: str) -> dict:
+        return json.loads((self.cwd / "runs" / run_id / "report.json").read_text())
+
+
+def make_cli(workdir: Path) -> CLI:
+    env = {**os.environ, "LIT2CODE_RUNS_DIR": str(workdir / "runs"), "PYTHONPATH": str(ROOT)}
+    return CLI(cwd=workdir, env=env)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, runtime_python: str) -> CLI:
+    return make_cli(tmp_path)
