@@ -276,6 +276,33 @@ def templates_list() -> None:
     Console().print(table)
 
 
+@templates_app.command("check")
+def templates_check(
+    family: Annotated[list[str] | None, typer.Option(help="check only this family (repeatable)")] = None,
+    sandbox: Annotated[str, typer.Option(help="process or docker")] = "process",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Render every family with every option combination and run its tests in the sandbox."""
+    from agent import templates_check as tc
+
+    args = [f"--family={f}" for f in family or []] + [f"--sandbox={sandbox}"] + (["--json"] if as_json else [])
+    raise typer.Exit(tc.main(args))
+
+
+@eval_app.command("mutants")
+def eval_mutants(
+    family: Annotated[list[str] | None, typer.Option(help="score only this family (repeatable)")] = None,
+    sandbox: Annotated[str, typer.Option(help="process or docker")] = "process",
+    max_mutants: Annotated[int, typer.Option(help="sample at most this many mutants per family (0: all)")] = 80,
+    as_json: Annotated[bool, typer.Option("--json", help="a list of {family, score, killed, total}")] = False,
+) -> None:
+    """Mutation-test each family's tests against its rendered module."""
+    from agent import mutants
+
+    args = [f"--family={f}" for f in family or []] + [f"--sandbox={sandbox}", f"--max-mutants={max_mutants}"]
+    raise typer.Exit(mutants.main(args + (["--json"] if as_json else [])))
+
+
 @eval_app.command("triage")
 def eval_triage(
     digests: Annotated[list[Path], typer.Argument(help="digest files")],

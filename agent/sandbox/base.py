@@ -42,6 +42,7 @@ class Sandbox(ABC):
 
     def prepare(self) -> None:
         """Get ready before the first run (build a runtime, check a daemon); errors raise SandboxError."""
+        return None
 
     def python(self) -> str:
         """The interpreter name or path that `cmd` should use to run generated code."""

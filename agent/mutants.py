@@ -1,0 +1,275 @@
+"""`lit2code eval mutants`: how many mutants of each rendered family module its own tests kill.
+
+A small AST mutator (operators, comparisons, boolean operators, constants, unary minus, return
+values, dropped statements) writes mutants of the module rendered with every option on. A runner
+inside the sandbox imports torch once and forks one child per mutant, so each mutant costs a
+pytest session, not an interpreter start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import random
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agent.families import FamilySpec, load_families
+from agent.render import render
+from agent.sandbox.base import Sandbox, get_sandbox
+from agent.templates_check import sample_plan
+from agent.validate import write_workspace
+
+_BINOP_SWAP = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.Pow: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Mod: ast.FloorDiv,
+}
+_CMP_SWAP = {
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+}
+
+
+class Mutant(BaseModel):
+    id: int
+    line: int
+    kind: str
+    description: str
+    source: str
+
+
+class FamilyScore(BaseModel):
+    family: str
+    score: float
+    killed: int
+    total: int
+    survivors: list[str] = []
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _sites(tree: ast.Module) -> Iterator[tuple[ast.AST, str, str]]:
+    """(node, kind, description) for every place a mutation applies."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAP:
+            yield node, "binop", f"{type(node.op).__name__} -> {_BINOP_SWAP[type(node.op)].__name__}"
+        elif isinstance(node, ast.Compare) and type(node.ops[0]) in _CMP_SWAP:
+            yield node, "compare", f"{type(node.ops[0]).__name__} -> {_CMP_SWAP[type(node.ops[0])].__name__}"
+        elif isinstance(node, ast.BoolOp):
+            yield node, "boolop", "and <-> or"
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
+            yield node, "unary", f"drop {type(node.op).__name__}"
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+            yield node, "constant", f"{node.value!r} changed"
+        elif isinstance(node, ast.Return) and node.value is not None:
+            yield node, "return", "return None"
+        elif isinstance(node, ast.Assign | ast.AugAssign) or (isinstance(node, ast.Expr) and not _is_docstring(node)):
+            yield node, "statement", "statement dropped"
+
+
+def _apply(node: ast.AST, kind: str) -> ast.AST | None:
+    """The mutated replacement for `node` (a copy), or None when this site has nothing to mutate."""
+    new = copy.deepcopy(node)
+    if kind == "binop":
+        new.op = _BINOP_SWAP[type(node.op)]()
+    elif kind == "compare":
+        new.ops = [_CMP_SWAP[type(node.ops[0])](), *node.ops[1:]]
+    elif kind == "boolop":
+        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+    elif kind == "unary":
+        return copy.deepcopy(node.operand)
+    elif kind == "constant":
+        v = node.value
+        new.value = (not v) if isinstance(v, bool) else (v + 1 if isinstance(v, int) else (v * 2 if v else 1.0))
+    elif kind == "return":
+        new.value = ast.Constant(None)
+    elif kind == "statement":
+        return ast.Pass()
+    return new
+
+
+def _skippable(tree: ast.Module) -> set[int]:
+    """ids of nodes not worth mutating: imports, __all__, docstrings, annotations, type hints."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        is_all = isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        )
+        if isinstance(node, ast.Import | ast.ImportFrom) or is_all:
+            skip.update(id(n) for n in ast.walk(node))
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
+            body = node.body
+            if body and _is_docstring(body[0]):
+                skip.update(id(n) for n in ast.walk(body[0]))
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            skip.update(id(n) for n in ast.walk(node.annotation))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            skip.update(id(n) for n in ast.walk(node.returns))
+        if isinstance(node, ast.AnnAssign):
+            skip.update(id(n) for n in ast.walk(node.annotation))
+        if isinstance(node, ast.Raise):
+            skip.update(id(n) for n in ast.walk(node))  # error messages are not behaviour worth mutating
+    return skip
+
+
+def make_mutants(source: str, limit: int | None = None, seed: int = 0) -> list[Mutant]:
+    tree = ast.parse(source)
+    baseline = ast.unparse(tree)
+    skip = _skippable(tree)
+    mutants: list[Mutant] = []
+    seen = {baseline}
+    for node, kind, desc in list(_sites(tree)):
+        if id(node) in skip:
+            continue
+        replacement = _apply(node, kind)
+        if replacement is None:
+            continue
+        # Swap the node in place, unparse, swap back: cheaper than deep-copying the tree per mutant.
+        src = ast.unparse(_swap(tree, node, replacement))
+        _swap(tree, replacement, node)
+        if src in seen:
+            continue
+        seen.add(src)
+        mutants.append(
+            Mutant(id=len(mutants), line=getattr(node, "lineno", 0), kind=kind, description=desc, source=src)
+        )
+    if limit is not None and len(mutants) > limit:
+        mutants = sorted(random.Random(seed).sample(mutants, limit), key=lambda m: m.id)
+    return mutants
+
+
+def _swap(tree: ast.Module, old: ast.AST, new: ast.AST) -> ast.Module:
+    """Put `new` where `old` is, in place; returns the tree."""
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if value is old:
+                setattr(parent, field, ast.copy_location(new, old))
+                return tree
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = ast.copy_location(new, old)
+                        return tree
+    return tree
+
+
+RUNNER = r"""
+import json, os, signal, sys, time
+sys.dont_write_bytecode = True
+import torch, pytest  # imported once; every child inherits them
+slug, module, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+target = os.path.join("papers", slug, module + ".py")
+original = open(target).read()
+
+def run(source):
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        with open(target, "w") as fh:
+            fh.write(source)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1); os.dup2(devnull, 2)
+        code = pytest.main(["-q", "-x", "-p", "no:cacheprovider", os.path.join("papers", slug)])
+        os._exit(int(code))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.killpg(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return "timeout"
+
+results = {"baseline": run(original)}
+for name in sorted(os.listdir("mutants")) if results["baseline"] == 0 else []:
+    if name.endswith(".py"):
+        results[name[:-3]] = run(open(os.path.join("mutants", name)).read())
+with open("mutants/results.json", "w") as fh:
+    json.dump(results, fh)
+"""
+
+
+def score_family(
+    family: FamilySpec,
+    sandbox: Sandbox,
+    limit: int | None = 80,
+    per_mutant_timeout: float = 30.0,
+    timeout: float = 1800.0,
+) -> FamilyScore:
+    plan, paper = sample_plan(family, sorted(family.options))
+    rendered = render(plan, paper, family)
+    module_file = f"{plan.module_name}.py"
+    mutants = make_mutants(rendered.files[module_file], limit)
+    with tempfile.TemporaryDirectory(prefix="lit2code-mutants-") as tmp:
+        root = Path(tmp)
+        write_workspace(rendered, root)
+        (root / "mutants").mkdir()
+        for m in mutants:
+            (root / "mutants" / f"{m.id:04d}.py").write_text(m.source)
+        (root / "run_mutants.py").write_text(RUNNER)
+        cmd = [sandbox.python(), "run_mutants.py", rendered.slug, plan.module_name, str(per_mutant_timeout)]
+        result, files = sandbox.exec(root, cmd, timeout=timeout, collect=["mutants/results.json"])
+    if "mutants/results.json" not in files:
+        raise RuntimeError(f"{family.id}: the mutant runner produced no results: {result.stderr[-1500:]}")
+    outcomes = json.loads(files["mutants/results.json"])
+    if outcomes.pop("baseline") != 0:
+        raise RuntimeError(f"{family.id}: the unmutated module's tests fail; fix them before scoring mutants")
+    killed = [m for m in mutants if outcomes.get(f"{m.id:04d}") != 0]
+    survivors = [f"line {m.line}: {m.kind} ({m.description})" for m in mutants if outcomes.get(f"{m.id:04d}") == 0]
+    total = len(mutants)
+    return FamilyScore(
+        family=family.id,
+        score=round(len(killed) / total, 3) if total else 1.0,
+        killed=len(killed),
+        total=total,
+        survivors=survivors,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m agent.mutants")
+    ap.add_argument("--family", action="append", help="score only this family (repeatable)")
+    ap.add_argument("--sandbox", default="process", choices=["process", "docker"])
+    ap.add_argument("--max-mutants", type=int, default=80, help="sample at most this many per family (0: all)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    sandbox = get_sandbox(args.sandbox)
+    scores = []
+    for fid, fam in load_families().items():
+        if args.family and fid not in args.family:
+            continue
+        scores.append(score_family(fam, sandbox, args.max_mutants or None))
+        if not args.json:
+            s = scores[-1]
+            print(f"{s.family:20} {s.killed:4}/{s.total:<4} killed  score {s.score:.2f}", flush=True)
+            for line in s.survivors:
+                print(f"    survived: {line}")
+    if args.json:
+        print(json.dumps([s.model_dump(exclude={"survivors"}) for s in scores], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
