@@ -41,7 +41,7 @@ from agent.planners.base import Planner
 from agent.render import RenderError, render
 from agent.repo import GeneratedRepo
 from agent.sandbox.base import Sandbox
-from agent.validate import validate
+from agent.validate import summary_line, validate
 
 
 @dataclass
@@ -56,6 +56,21 @@ class Services:
     repo: GeneratedRepo
     on_report: Any = None  # callable(list[Outcome], list[Paper]) -> None, writes report files
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+_default_services: Services | None = None
+
+
+def _svc(runtime: Runtime[Services]) -> Services:
+    """The run's services; under `langgraph dev` (no context given) a default offline setup from env."""
+    global _default_services
+    if runtime.context is not None:
+        return runtime.context
+    if _default_services is None:
+        from agent.runs import studio_services
+
+        _default_services = studio_services()
+    return _default_services
 
 
 class RunState(TypedDict, total=False):
@@ -102,7 +117,7 @@ def _outcome(state: PaperState, status: str, reason: str, **kw: Any) -> Outcome:
 
 # ---- per-paper nodes ---------------------------------------------------------------------------
 async def triage_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     t0 = time.monotonic()
     _emit(paper, "triage")
     triage = svc.planner.triage(paper, svc.families)
@@ -119,7 +134,7 @@ async def triage_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 
 
 async def plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     t0 = time.monotonic()
     _emit(paper, "plan")
     family = svc.families[state["triage"].family]
@@ -128,7 +143,7 @@ async def plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 
 
 def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     if not svc.config.interactive:
         return {}
     _emit(paper, "review plan")
@@ -146,7 +161,7 @@ def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 
 
 async def render_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     t0 = time.monotonic()
     _emit(paper, "render")
     plan = state["plan"]
@@ -165,7 +180,8 @@ async def render_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 
 
 async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper, cfg = runtime.context, state["paper"], runtime.context.config
+    svc, paper = _svc(runtime), state["paper"]
+    cfg = svc.config
     attempt = len(state.get("validations", [])) + 1
     _emit(paper, "validate", attempt=attempt)
     result = await asyncio.to_thread(
@@ -186,13 +202,13 @@ async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
         state = {**state, "validations": [*state.get("validations", []), result]}
         what = "static checks" if result.stage == "static" else "tests"
         update["outcome"] = _outcome(
-            state, "failed", f"{what} failed after {attempt} attempt(s): {result.error}"
+            state, "failed", f"{what} failed after {attempt} attempt(s): {summary_line(result.error)}"
         )
     return update
 
 
 async def repair_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     _emit(paper, "repair")
     plan = await asyncio.to_thread(
         svc.planner.repair, state["plan"], state["rendered"], state["validations"][-1]
@@ -201,7 +217,7 @@ async def repair_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 
 
 def review_result_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     if not svc.config.interactive:
         return {}
     _emit(paper, "review result")
@@ -222,7 +238,7 @@ def review_result_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 
 
 async def commit_node(state: PaperState, runtime: Runtime[Services]) -> dict:
-    svc, paper = runtime.context, state["paper"]
+    svc, paper = _svc(runtime), state["paper"]
     t0 = time.monotonic()
     _emit(paper, "commit")
     last = state["validations"][-1]
@@ -241,7 +257,7 @@ def finish_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     outcome = state["outcome"].model_copy(
         update={
             "timings": dict(state.get("timings", {})),
-            "llm": runtime.context.planner.usage(state["paper"].paper_id),
+            "llm": _svc(runtime).planner.usage(state["paper"].paper_id),
         }
     )
     _emit(state["paper"], "done", status=outcome.status)
@@ -315,8 +331,8 @@ def paper_failed(state: PaperState, error: NodeError) -> dict:
 
 
 def report_node(state: RunState, runtime: Runtime[Services]) -> dict:
-    if runtime.context.on_report is not None:
-        runtime.context.on_report(state.get("outcomes", []), state.get("papers", []))
+    if _svc(runtime).on_report is not None:
+        _svc(runtime).on_report(state.get("outcomes", []), state.get("papers", []))
     get_stream_writer()({"stage": "report"})
     return {}
 

@@ -28,6 +28,17 @@ class RepoError(RuntimeError):
     pass
 
 
+def validation_note(plan: Plan, run_id: str, v: Validation) -> str:
+    """The README's record of the validation that admitted this module."""
+    t = v.tests
+    return (
+        "## Validation record\n\n"
+        f"lit2code run `{run_id}` ran `test_{plan.module_name}.py` in the `{v.backend}` sandbox on {v.device}: "
+        f"{t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped "
+        f"({v.duration_s:.1f}s, attempt {v.attempt}). Skipped tests are the CUDA variants when no GPU was present.\n"
+    )
+
+
 class GeneratedRepo:
     def __init__(self, path: Path) -> None:
         self.path = path.resolve()
@@ -117,6 +128,8 @@ class GeneratedRepo:
             pkg = self.path / "papers" / rendered.slug
             pkg.mkdir(parents=True, exist_ok=True)
             for name, content in rendered.files.items():
+                if name == "README.md":
+                    content = content.rstrip("\n") + "\n\n" + validation_note(plan, run_id, validation)
                 (pkg / name).write_text(content)
             self._write_index()
             self._git(repo, "add", "-A", "--", "papers", "README.md")

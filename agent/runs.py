@@ -83,6 +83,14 @@ def make_services(config: RunConfig) -> Services:
     return svc
 
 
+def studio_services() -> Services:
+    """Services for graphs run without a context (LangGraph Studio / `langgraph dev`): offline planner,
+    process sandbox, the repo named by LIT2CODE_REPO (default runs/studio-repo)."""
+    config = RunConfig(run_id="studio", inputs=[], repo=os.environ.get("LIT2CODE_REPO", "runs/studio-repo"))
+    run_dir(config.run_id).mkdir(parents=True, exist_ok=True)
+    return make_services(config)
+
+
 async def execute(
     config: RunConfig,
     *,

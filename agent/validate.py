@@ -82,6 +82,17 @@ def _trim(text: str, lines: int = 60) -> str:
     return "\n".join(rows[-lines:])
 
 
+def summary_line(error: str | None) -> str:
+    """One line for a report: pytest's first FAILED/ERROR line, else the last non-empty line."""
+    if not error:
+        return ""
+    rows = [r.strip() for r in error.splitlines() if r.strip()]
+    for r in rows:
+        if r.startswith(("FAILED ", "ERROR ")):
+            return r[:300]
+    return rows[-1][:300] if rows else ""
+
+
 def write_workspace(rendered: RenderedModule, root: Path) -> Path:
     pkg = root / "papers" / rendered.slug
     pkg.mkdir(parents=True)

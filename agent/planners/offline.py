@@ -32,6 +32,9 @@ SKIP_CUES: dict[str, float] = {
     r"\bwe (?:prove|derive) (?:that|a bound|bounds)\b": 2.0,
     r"\bassess(?:ing)? the (?:downstream )?performance\b|\bevaluation (?:metric|protocol)\b": 2.0,
 }
+# A survey's title says so; whatever methods it lists, it proposes none of its own.
+TITLE_ONLY_SKIP = re.compile(r"\b(?:survey|overview|tutorial|position paper|a review|systematic review)\b", re.I)
+TITLE_SKIP_FACTOR = 2.5
 METHOD_CUES = re.compile(
     r"\bwe (?:propose|introduce|present|design|develop|devise)\b|\bproposed (?:method|approach|framework)\b"
     r"|\bour (?:method|approach|framework)\b",
@@ -158,13 +161,16 @@ def score_family(family: FamilySpec, title: str, abstract: str) -> tuple[float, 
 
 
 def skip_score(title: str, abstract: str) -> tuple[float, list[str]]:
-    text = f"{title}\n{abstract}"
+    """How strongly the paper reads as a survey, benchmark, dataset or study; title wording weighs most."""
     score, cues = 0.0, []
     for pat, weight in SKIP_CUES.items():
-        m = re.search(pat, text, re.I)
+        in_title = re.search(pat, title, re.I)
+        m = in_title or re.search(pat, abstract, re.I)
         if m:
-            score += weight
-            cues.append(m.group(0).strip().lower())
+            score += weight * (TITLE_SKIP_FACTOR if in_title else 1.0)
+            cues.append(m.group(0).strip().lower() + (" (title)" if in_title else ""))
+    if TITLE_ONLY_SKIP.search(title):
+        return 100.0, [*cues, "title says survey/overview"]
     if METHOD_CUES.search(abstract):
         score -= 2.0
     return score, cues
@@ -235,8 +241,8 @@ class OfflinePlanner(Planner):
         if skip >= scores[best]:
             return Triage(
                 family="skip",
-                reason=f"reads as a study, benchmark or survey rather than a method (skip {skip:.0f} "
-                f">= {best} {scores[best]:.0f})",
+                reason=f"reads as a survey, benchmark, dataset or study rather than a method "
+                f"(skip cues {skip:.0f}: {', '.join(skip_cues[:4])}; best family {best} {scores[best]:.0f})",
                 cues=skip_cues,
                 scores=scores,
             )

@@ -11,6 +11,7 @@ sources, then `docker import`; no container registry is involved at all.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -88,7 +89,9 @@ def image_tag(gpu: bool = False) -> str:
 
 def wheelhouse_dir(gpu: bool) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "lit2code" / f"wheelhouse-{variant(gpu)}-{inputs_hash(gpu)}"
+    # Keyed by the requirements alone: a Dockerfile edit reuses the wheels.
+    req = variant_requirements(requirements_file().read_text(), gpu)
+    return cache / "lit2code" / f"wheelhouse-{variant(gpu)}-{hashlib.sha256(req.encode()).hexdigest()[:12]}"
 
 
 def make_wheelhouse(gpu: bool, log: Log = _stderr) -> Path:
@@ -225,6 +228,9 @@ def build_image(
                     log(line)
         except docker.errors.APIError as exc:
             raise SandboxError(f"docker build of {tag} failed: {exc.explanation or exc}") from exc
+    # The build stage holds the whole wheelhouse (over 1 GB); its cache is useless once inputs change.
+    with contextlib.suppress(docker.errors.APIError):
+        client.images.prune(filters={"dangling": True, "label": "lit2code.stage=build"})
     return tag
 
 

@@ -1,0 +1,495 @@
+"""The `docker` backend: one fresh, locked-down container per validation.
+
+Generated code is untrusted, so every run gets a new container with no network, memory (= memory+swap),
+CPU and pids limits, a non-root user, a read-only root, size-capped tmpfs for /workspace and /tmp,
+no capabilities, no-new-privileges, an init that reaps zombies, fsize/nofile/core ulimits, no host
+environment and no host mount. The container's own main process is `sleep TIMEOUT+GRACE`, so even a
+container orphaned by a crash of this process ends by itself; labels let `prune` reap it too.
+
+Why exec instead of running the command as the container's main process: Docker 20.10 (Debian's
+docker.io) cannot put_archive/get_archive into a tmpfs mount, and the tmpfs vanishes when the container
+stops. So the container idles, the code goes in through `tar -x` on an exec's stdin, the command runs
+as a second exec, the files to collect come out through a third, and only then is the container killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from agent.models import SandboxResult
+from agent.sandbox.base import OUTPUT_CAP_BYTES, GpuMode, Sandbox, SandboxError, parse_size
+from agent.sandbox.image import image_tag
+
+USER = "1000:1000"
+PYTHON = "/opt/venv/bin/python"
+WORKSPACE = "/workspace"
+LABEL = "lit2code"
+FSIZE_LIMIT = 256 * 1024**2  # per file; below the workspace tmpfs so a huge file dies on fsize first
+NOFILE_LIMIT = 1024
+PIDS_LIMIT = 256  # a cgroup limit: RLIMIT_NPROC would count the host's processes of uid 1000 too
+WORKSPACE_TMPFS = "512m"
+TMP_TMPFS = "256m"
+WORKSPACE_MAX_BYTES = 64 * 1024**2  # what we copy in: generated modules are kilobytes
+GRACE_S = 30  # a leftover container outlives its command's timeout by this much, then exits itself
+COLLECT_TIMEOUT_S = 15.0
+ENV = {
+    "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "1",
+}
+NVIDIA_HINT = (
+    "install the NVIDIA Container Toolkit on the Docker host (package nvidia-container-toolkit), run "
+    "`nvidia-ctk runtime configure --runtime=docker`, restart dockerd, and check with `lit2code sandbox doctor`"
+)
+
+# Runs inside the container (python -I: no cwd, no env on sys.path, so the workspace cannot shadow tarfile).
+# Opens each requested file component by component with O_NOFOLLOW: a symlink anywhere in the path is
+# refused, FIFOs do not block, only regular files are sent, each cut at the cap.
+_COLLECT_SCRIPT = """
+import io, os, stat, sys, tarfile
+cap = int(sys.argv[1])
+out = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
+for name in sys.argv[2:]:
+    fd = os.open("/workspace", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        parts = name.split("/")
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        f = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        try:
+            if not stat.S_ISREG(os.fstat(f).st_mode):
+                continue
+            chunks, left = [], cap
+            while left > 0 and (chunk := os.read(f, min(left, 1 << 20))):
+                chunks.append(chunk)
+                left -= len(chunk)
+        finally:
+            os.close(f)
+    except OSError:
+        continue
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    out.addfile(info, io.BytesIO(data))
+out.close()
+"""
+
+
+# --- pure pieces (unit-tested without a daemon) ----------------------------------------------------
+
+
+def resolve_gpu(mode: GpuMode, runtime_ok: bool, gpu_image_ok: bool) -> tuple[bool, str]:
+    """(use the GPU?, note for the result). `on` fails loudly where `auto` falls back to CPU."""
+    if mode == "off":
+        return False, "gpu off: ran on CPU"
+    if not runtime_ok:
+        if mode == "on":
+            raise SandboxError(f"--gpu on: the Docker daemon has no nvidia runtime; {NVIDIA_HINT}; "
+                               "or pass --gpu auto to fall back to CPU")
+        return False, "no nvidia runtime: ran on CPU"
+    if not gpu_image_ok:
+        if mode == "on":
+            raise SandboxError("--gpu on: the GPU sandbox image is not built; run `lit2code sandbox build --gpu`")
+        return False, "nvidia runtime found but no GPU image (`lit2code sandbox build --gpu`): ran on CPU"
+    return True, "nvidia runtime: ran on GPU"
+
+
+def owner_labels(timeout: float, pid: int | None = None) -> dict[str, str]:
+    """Who started a container and until when it may live: what `prune` decides by."""
+    pid = pid or os.getpid()
+    return {
+        LABEL: "1",
+        f"{LABEL}.pid": str(pid),
+        f"{LABEL}.pid_start": _process_start(pid),
+        f"{LABEL}.host": socket.gethostname(),
+        f"{LABEL}.deadline": str(int(time.time() + timeout + GRACE_S)),
+    }
+
+
+def container_kwargs(
+    *, image: str, memory: str, timeout: float, gpu: bool, cpus: float, labels: dict[str, str]
+) -> dict[str, Any]:
+    """Everything `containers.create` gets: every protection of DESIGN.md's Sandbox section in one place."""
+    from docker.types import DeviceRequest, Ulimit
+
+    mem = parse_size(memory)
+    env = dict(ENV)
+    if not gpu:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    kwargs: dict[str, Any] = {
+        "image": image,
+        # The container's own lifetime is bounded: a crash of the orchestrator leaves nothing running forever.
+        "command": ["sleep", str(int(timeout + GRACE_S))],
+        "user": USER,
+        "working_dir": WORKSPACE,
+        "environment": env,  # only this: nothing of the host's environment gets in
+        "hostname": "sandbox",
+        "network_mode": "none",
+        "mem_limit": mem,
+        "memswap_limit": mem,  # equal: no swap on top of the memory limit
+        "oom_score_adj": 1000,  # if the host runs short, the sandbox dies first
+        "nano_cpus": int(cpus * 1e9),
+        "pids_limit": PIDS_LIMIT,
+        "read_only": True,
+        "tmpfs": {
+            WORKSPACE: f"rw,size={WORKSPACE_TMPFS},uid=1000,gid=1000,mode=0755,nosuid,nodev",
+            "/tmp": f"rw,size={TMP_TMPFS},mode=1777,nosuid,nodev",
+        },
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "init": True,  # PID 1 reaps zombies and forwards signals
+        "ulimits": [
+            Ulimit(name="fsize", soft=FSIZE_LIMIT, hard=FSIZE_LIMIT),
+            Ulimit(name="nofile", soft=NOFILE_LIMIT, hard=NOFILE_LIMIT),
+            Ulimit(name="core", soft=0, hard=0),
+        ],
+        "log_config": {"type": "none", "config": {}},  # output is read from the exec stream, never stored
+        "labels": labels,
+        "detach": True,
+    }
+    if gpu:
+        kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    return kwargs
+
+
+def safe_relpath(name: str) -> str | None:
+    """A collect name as a clean relative path inside the workspace, or None ('..', absolute, empty)."""
+    path = PurePosixPath(name)
+    if path.is_absolute() or not path.parts or any(p in ("..", "") for p in path.parts):
+        return None
+    clean = "/".join(p for p in path.parts if p != ".")
+    return clean or None
+
+
+def extract_collected(data: bytes, wanted: set[str], cap: int = OUTPUT_CAP_BYTES) -> dict[str, bytes]:
+    """Read the collect tar: only regular files we asked for, each at most `cap` bytes. The tar came
+    from a container that untrusted code shared, so nothing in it is trusted: no links, no other names."""
+    files: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for member in tar:
+                name = safe_relpath(member.name)
+                if name is None or name not in wanted or not member.isreg() or name in files:
+                    continue
+                fh = tar.extractfile(member)
+                if fh is not None:
+                    files[name] = fh.read(cap)
+    except tarfile.TarError:
+        pass  # a truncated or forged stream yields what was sound before the damage
+    return files
+
+
+def tar_workspace(workspace: Path, limit: int = WORKSPACE_MAX_BYTES) -> bytes:
+    """The workspace as a tar owned by the sandbox user: directories and regular files only."""
+    buf = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for root, dirs, names in os.walk(workspace):
+            dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(root, d)))
+            rel_root = os.path.relpath(root, workspace)
+            for d in dirs:
+                tar.addfile(_tarinfo(os.path.normpath(os.path.join(rel_root, d)), tarfile.DIRTYPE, 0o755))
+            for n in sorted(names):
+                path = os.path.join(root, n)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue  # symlinks and special files stay behind
+                size = os.path.getsize(path)
+                total += size
+                if total > limit:
+                    raise SandboxError(f"{workspace} holds over {limit >> 20} MiB: too much to copy into the sandbox")
+                mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                info = _tarinfo(os.path.normpath(os.path.join(rel_root, n)), tarfile.REGTYPE, mode)
+                info.size = size
+                with open(path, "rb") as fh:
+                    tar.addfile(info, fh)
+    return buf.getvalue()
+
+
+def _tarinfo(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.uid, info.gid, info.mtime = kind, mode, 1000, 1000, int(time.time())
+    return info
+
+
+# --- owners and pruning ----------------------------------------------------------------------------
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks: with the pid, it names one process (pids are reused)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_alive(labels: dict[str, str], now: float | None = None) -> bool:
+    """Is the process that started this container still running it (and within its deadline)?"""
+    deadline = float(labels.get(f"{LABEL}.deadline", "0") or 0)
+    if (now or time.time()) > deadline:
+        return False
+    if labels.get(f"{LABEL}.host") != socket.gethostname():
+        return True  # another machine's container sharing this daemon: only its deadline can retire it
+    pid = labels.get(f"{LABEL}.pid", "")
+    if not pid.isdigit():
+        return False
+    return _process_start(int(pid)) == labels.get(f"{LABEL}.pid_start") != ""
+
+
+def prune(client, everything: bool = False) -> list[str]:
+    """Remove lit2code containers whose owner is gone (or all of them): returns their short ids."""
+    import docker.errors
+
+    removed = []
+    for c in client.containers.list(all=True, filters={"label": LABEL}):
+        if everything or not owner_alive(c.labels):
+            try:
+                c.remove(force=True)
+                removed.append(c.short_id)
+            except docker.errors.NotFound:
+                pass  # gone meanwhile (another prune, or its owner finished)
+    return removed
+
+
+# --- exec streams ----------------------------------------------------------------------------------
+
+
+def _raw_socket(sock) -> socket.socket:
+    return getattr(sock, "_sock", sock)
+
+
+class _Capture:
+    """Demultiplex an exec's stdout/stderr frames, keeping at most the cap of each and draining the rest
+    (the command must never block on a full pipe; memory stays flat even for gigabytes of output)."""
+
+    def __init__(self, sock, cap: int = OUTPUT_CAP_BYTES) -> None:
+        raw = _raw_socket(sock)
+        raw.settimeout(None)  # the deadline is the caller's job; a quiet test must not time out the read
+        self._reader = raw.makefile("rb", buffering=1 << 20)
+        self._raw = raw
+        self.cap = cap
+        self.out: list[bytearray] = [bytearray(), bytearray()]
+        self.truncated = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            while len(header := self._reader.read(8)) == 8:
+                target = self.out[1] if header[0] == 2 else self.out[0]
+                left = int.from_bytes(header[4:8], "big")
+                while left:
+                    chunk = self._reader.read(min(left, 1 << 20))
+                    if not chunk:
+                        return
+                    left -= len(chunk)
+                    room = self.cap - len(target)
+                    if room > 0:
+                        target += chunk[:room]
+                    if len(chunk) > room:
+                        self.truncated = True
+        except (OSError, ValueError):
+            pass  # the container was killed under us: keep what we have
+
+    def close(self, wait: float = 2.0) -> None:
+        """Stop reading (the stream has ended, or the container is dead) and let the thread finish."""
+        self.thread.join(wait)
+        for closer in (self._reader.close, self._raw.close):
+            with contextlib.suppress(OSError):
+                closer()
+
+
+# --- the backend -----------------------------------------------------------------------------------
+
+
+class DockerSandbox(Sandbox):
+    name = "docker"
+    _pruned_at_startup = False  # once per process: reap what a crashed earlier run left behind
+
+    def __init__(self, client=None, image: str | None = None, gpu_image: str | None = None,
+                 cpus: float | None = None) -> None:
+        self._client = client
+        self._image = image
+        self._gpu_image = gpu_image
+        default_cpus = min(2.0, max(1.0, (os.cpu_count() or 1) - 0.5))  # leave the host some air
+        self.cpus = cpus or float(os.environ.get("LIT2CODE_SANDBOX_CPUS", default_cpus))
+        self._images_ok: dict[str, bool] = {}
+        self._gpu_runtime: bool | None = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            try:
+                import docker
+
+                self._client = docker.from_env()
+                self._client.ping()
+            except Exception as exc:  # DockerException, connection errors, a missing SDK
+                self._client = None
+                raise SandboxError(
+                    f"cannot reach the Docker daemon ({exc}); start dockerd or use --sandbox process; "
+                    "`lit2code sandbox doctor` explains"
+                ) from exc
+        if not DockerSandbox._pruned_at_startup:
+            DockerSandbox._pruned_at_startup = True
+            prune(self._client)
+        return self._client
+
+    def python(self) -> str:
+        return PYTHON
+
+    def image(self, gpu: bool = False) -> str:
+        chosen = self._gpu_image if gpu else self._image
+        return chosen or image_tag(gpu)
+
+    def has_image(self, tag: str) -> bool:
+        import docker.errors
+
+        if tag not in self._images_ok:  # inspected once per instance: a per-run inspect costs latency
+            try:
+                self.client.api.inspect_image(tag)
+                self._images_ok[tag] = True
+            except docker.errors.ImageNotFound:
+                return False
+        return self._images_ok[tag]
+
+    def gpu_runtime(self) -> bool:
+        """Is an nvidia runtime there? In `docker info`'s runtimes, or its hook beside a local daemon."""
+        if self._gpu_runtime is None:
+            import shutil
+
+            runtimes = self.client.info().get("Runtimes") or {}
+            self._gpu_runtime = "nvidia" in runtimes or shutil.which("nvidia-container-runtime-hook") is not None
+        return self._gpu_runtime
+
+    def plan(self, *, memory: str, timeout: float, gpu: GpuMode) -> tuple[dict[str, Any], bool, str]:
+        """The create kwargs for one run, and the GPU decision with its note."""
+        use_gpu, note = False, "gpu off: ran on CPU"
+        if gpu != "off":
+            runtime_ok = self.gpu_runtime()
+            use_gpu, note = resolve_gpu(gpu, runtime_ok, runtime_ok and self.has_image(self.image(True)))
+        tag = self.image(use_gpu)
+        if not self.has_image(tag):
+            raise SandboxError(
+                f"the sandbox image {tag} is not built: run `lit2code sandbox build --offline` "
+                "(or without --offline where a registry is reachable); `lit2code sandbox doctor` checks the setup"
+            )
+        kwargs = container_kwargs(image=tag, memory=memory, timeout=timeout, gpu=use_gpu, cpus=self.cpus,
+                                  labels=owner_labels(timeout))
+        return kwargs, use_gpu, note
+
+    def exec(
+        self,
+        workspace: Path,
+        cmd: list[str],
+        *,
+        timeout: float = 300.0,
+        memory: str = "4g",
+        gpu: GpuMode = "off",
+        collect: list[str] | None = None,
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        import docker.errors
+
+        workspace = Path(workspace)
+        if not workspace.is_dir():
+            raise SandboxError(f"workspace {workspace} is not a directory")
+        payload = tar_workspace(workspace)
+        kwargs, use_gpu, note = self.plan(memory=memory, timeout=timeout, gpu=gpu)
+        wanted = [n for n in (safe_relpath(c) for c in collect or []) if n]
+        api = self.client.api
+        started = time.monotonic()
+        container = None
+        try:
+            container = self.client.containers.create(**kwargs)
+            container.start()
+            self._copy_in(container.id, payload)
+            exit_code, timed_out, capture = self._run(container.id, cmd, started + timeout)
+            files = {} if timed_out or not wanted else self._collect(container.id, wanted)
+            # Kill first, then read the state: the daemon records OOMKilled when the container stops.
+            container.kill()
+            api.wait(container.id, timeout=30)
+            capture.close()
+            oom = bool(api.inspect_container(container.id)["State"].get("OOMKilled"))
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"docker backend: {exc.explanation or exc}") from exc
+        finally:
+            if container is not None:
+                # On failure prune reaps it: it carries our labels and a deadline.
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+        result = SandboxResult(
+            exit_code=-9 if timed_out else exit_code,
+            timed_out=timed_out,
+            oom_killed=oom,
+            duration_s=round(time.monotonic() - started, 3),
+            stdout=capture.out[0].decode("utf-8", "replace"),
+            stderr=capture.out[1].decode("utf-8", "replace"),
+            stdout_truncated=capture.truncated,
+            backend=self.name,
+            image=kwargs["image"],
+            gpu=use_gpu,
+            gpu_note=note,
+        )
+        return result, files
+
+    def _copy_in(self, cid: str, payload: bytes) -> None:
+        """Untar the workspace into the container's tmpfs through an exec's stdin."""
+        api = self.client.api
+        ex = api.exec_create(cid, ["tar", "-x", "-f", "-", "-C", WORKSPACE], stdin=True)["Id"]
+        sock = api.exec_start(ex, socket=True)
+        raw = _raw_socket(sock)
+        try:
+            raw.settimeout(60)
+            raw.sendall(payload)
+            raw.shutdown(socket.SHUT_WR)
+            while raw.recv(65536):
+                pass
+        finally:
+            raw.close()
+        code = api.exec_inspect(ex)["ExitCode"]
+        if code != 0:
+            raise SandboxError(f"copying the workspace into the sandbox failed (tar exit {code})")
+
+    def _run(self, cid: str, cmd: list[str], deadline: float) -> tuple[int, bool, _Capture]:
+        """Run the command; returns (exit code, timed out?, its captured output)."""
+        api = self.client.api
+        ex = api.exec_create(cid, cmd, workdir=WORKSPACE)["Id"]
+        capture = _Capture(api.exec_start(ex, socket=True))
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return -9, True, capture
+            capture.thread.join(min(left, 0.5))
+            if not capture.thread.is_alive():
+                break
+            # Still streaming: has the command exited while a daemonised child holds its stdout open?
+            if not api.exec_inspect(ex)["Running"]:
+                break
+        info = api.exec_inspect(ex)
+        return int(info["ExitCode"] if info["ExitCode"] is not None else -1), False, capture
+
+    def _collect(self, cid: str, wanted: list[str]) -> dict[str, bytes]:
+        """Read the wanted files back through an exec (the tmpfs is invisible to get_archive)."""
+        api = self.client.api
+        script = ["python3", "-I", "-S", "-c", _COLLECT_SCRIPT, str(OUTPUT_CAP_BYTES), *wanted]
+        ex = api.exec_create(cid, script, stderr=False)["Id"]
+        capture = _Capture(api.exec_start(ex, socket=True), cap=len(wanted) * (OUTPUT_CAP_BYTES + 2048) + 4096)
+        capture.thread.join(COLLECT_TIMEOUT_S)  # a background process of the code may hog the CPU: bounded
+        capture.close(wait=0)
+        return extract_collected(bytes(capture.out[0]), set(wanted))
