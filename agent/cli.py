@@ -318,5 +318,23 @@ def eval_triage(
     print(json.dumps(result, indent=2))
 
 
+@eval_app.command("report")
+def eval_report(
+    run_id: str,
+    labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: [family|skip, ...]}")],
+) -> None:
+    """Check that a run committed each labelled paper under a family its labels accept; prints JSON."""
+    from agent.evaluate import evaluate_report
+
+    rep_file = runs.run_dir(run_id) / "report.json"
+    if not rep_file.exists():
+        raise fail(f"no report for run {run_id!r} at {rep_file}")
+    try:
+        result = evaluate_report(json.loads(rep_file.read_text()), labels)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    print(json.dumps(result, indent=2))
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -58,3 +58,21 @@ def evaluate_triage(digests: list[Path], labels_file: Path) -> dict:
         "per_family": dict(sorted(Counter(p["predicted"] for p in predictions).items())),
         "predictions": predictions,
     }
+
+
+def evaluate_report(report: dict, labels_file: Path) -> dict:
+    """Check a run's committed papers against the labels: was each committed under an acceptable family?"""
+    labels = load_labels(labels_file)
+    rows = []
+    for p in report["papers"]:
+        acceptable = labels.get(digest.normalize_title(p["title"]))
+        if p["status"] != "committed" or acceptable is None:
+            continue
+        rows.append({"title": p["title"], "family": p["family"], "acceptable": acceptable,
+                     "correct": p["family"] in acceptable})
+    return {
+        "run_id": report["run_id"],
+        "committed_labelled": len(rows),
+        "committed_correct": sum(r["correct"] for r in rows),
+        "wrong": [r for r in rows if not r["correct"]],
+    }

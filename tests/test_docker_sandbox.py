@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -292,6 +293,46 @@ def _uid_pids(uid: int) -> set[int]:
     return pids
 
 
+def _dockerd_rss_mib() -> float | None:
+    """dockerd's resident memory, when the daemon runs on this machine."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd":
+                rss = next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines() if ln.startswith("VmRSS"))
+                return int(rss.split()[1]) / 1024
+        except (OSError, StopIteration):
+            continue
+    return None
+
+
+class _Sampler(threading.Thread):
+    """Watches the host while a case runs: the most processes any container held, dockerd's peak memory."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.max_pids = 0
+        self.dockerd_peak = _dockerd_rss_mib()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.2):
+            per_container: dict[str, int] = {}
+            for cid in _docker_cgroup_pids().values():
+                per_container[cid] = per_container.get(cid, 0) + 1
+            self.max_pids = max([self.max_pids, *per_container.values()])
+            rss = _dockerd_rss_mib()
+            if rss is not None and self.dockerd_peak is not None:
+                self.dockerd_peak = max(self.dockerd_peak, rss)
+
+    def __enter__(self) -> _Sampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop_event.set()
+        self.join()
+
+
 def _assert_host_unharmed(sb, canary: Path, host_ws: Path, host_ws_files: set[str], uid_before: set[int]) -> None:
     # No container of ours is left, running or stopped.
     ours = sb.client.containers.list(all=True, filters={"label": f"lit2code.pid={os.getpid()}"})
@@ -323,10 +364,11 @@ CASES = {
     "host_env": (60, "512m", ["-s"], []),
     "docker_socket": (60, "512m", [], []),
     "setuid_escalation": (60, "512m", [], []),
-    "copy_out_tricks": (60, "512m", [], ["ok.txt", "junit.xml", "linkdir/passwd", "sub/report.xml", "fifo",
+    "copy_out_tricks": (60, "512m", [], ["ok.txt", "trap.xml", "linkdir/passwd", "sub/report.xml", "fifo",
                                          "big.bin", "../etc/passwd", "/etc/passwd", "sub/../ok.txt"]),
     "zombies": (60, "512m", [], []),
     "host_visibility": (60, "512m", [], []),
+    "kill_everything": (60, "512m", [], []),
 }
 
 
@@ -353,16 +395,23 @@ def test_hostile(case, sandbox, host_secret, tmp_path):
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     uid_before = _uid_pids(1000) - set(_docker_cgroup_pids())
 
-    result, files = sandbox.exec(ws, _pytest_cmd(sandbox, *extra, "test_case.py"), timeout=timeout,
-                                 memory=memory, collect=collect + ["junit.xml"])
+    dockerd_before = _dockerd_rss_mib()
+    with _Sampler() as host:
+        result, files = sandbox.exec(ws, _pytest_cmd(sandbox, *extra, "test_case.py"), timeout=timeout,
+                                     memory=memory, collect=collect + ["junit.xml"])
     output = result.stdout + result.stderr
 
     assert result.backend == "docker" and result.image and result.gpu is False
     assert host_secret not in output and all(host_secret.encode() not in v for v in files.values())
     assert len(result.stdout) <= OUTPUT_CAP_BYTES and len(result.stderr) <= OUTPUT_CAP_BYTES
+    assert host.max_pids <= db.PIDS_LIMIT + 2  # + init and the idle keeper
+    if dockerd_before is not None and host.dockerd_peak is not None:
+        assert host.dockerd_peak - dockerd_before < 256, "dockerd buffered the output"
     if case == "fork_bomb" or case == "infinite_loop":
         assert result.timed_out and result.exit_code == -9
         assert timeout <= result.duration_s < timeout + 10
+        if case == "fork_bomb":
+            assert host.max_pids > 100  # it did bomb, and the pids limit held it
     elif case == "memory_hog":
         assert result.oom_killed and not result.timed_out, result
         assert result.exit_code == 137
@@ -375,8 +424,11 @@ def test_hostile(case, sandbox, host_secret, tmp_path):
         assert grown_mib < 64, f"host process grew {grown_mib:.0f} MiB reading 1 GiB of output"
     elif case == "copy_out_tricks":
         assert result.exit_code == 0, output
-        assert set(files) == {"ok.txt", "big.bin"}  # junit.xml is a symlink, linkdir/ a symlinked dir
+        assert set(files) == {"ok.txt", "big.bin", "junit.xml"}  # no symlink, symlinked dir, FIFO or '..'
+        assert b'failures="0"' in files["junit.xml"]
         assert files["ok.txt"] == b"fine" and files["big.bin"] == b"B" * OUTPUT_CAP_BYTES
+    elif case == "kill_everything":
+        assert result.exit_code != 0 and not result.timed_out and result.duration_s < 30, result
     else:
         assert result.exit_code == 0 and not result.timed_out and not result.oom_killed, output
         assert b'failures="0"' in files.get("junit.xml", b""), output

@@ -14,8 +14,8 @@ from agent.families import FamilySpec
 from agent.models import Paper, Plan, TestSpec, Triage
 from agent.planners.base import Planner
 
-STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 2.0
-MIN_SCORE = 4.0  # at least one strong cue plus support, or a strong cue in the title
+STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 3.0
+MIN_SCORE = 4.0  # and at least one strong cue: supporting words alone never choose a family
 
 # Wording of papers that describe no implementable method of their own.
 SKIP_CUES: dict[str, float] = {
@@ -152,6 +152,8 @@ def score_family(family: FamilySpec, title: str, abstract: str) -> tuple[float, 
             if in_title or in_abs:
                 score += weight + (TITLE_BONUS if in_title else 0.0)
                 cues.append((in_title or in_abs).group(0).strip().lower())
+    if not any(re.search(p, f"{title}\n{abstract}", re.I) for p in family.cues.strong):
+        return min(score, MIN_SCORE - 1), cues  # supporting words alone never choose a family
     for pat in family.cues.negative:
         m = re.search(pat, f"{title}\n{abstract}", re.I)
         if m:

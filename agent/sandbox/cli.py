@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -43,10 +43,12 @@ def _docker_client():
 
 @sandbox_app.command()
 def build(
-    offline: bool = typer.Option(False, "--offline", help="No container registry: mmdebstrap base + host wheelhouse."),
-    gpu: bool = typer.Option(False, "--gpu", help="Build the GPU (CUDA) variant."),
-    base: str | None = typer.Option(None, "--base", help="Base image to build on (overrides the default)."),
-    force: bool = typer.Option(False, "--force", help="Rebuild even if the inputs did not change."),
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No container registry: mmdebstrap base + host wheelhouse.")
+    ] = False,
+    gpu: Annotated[bool, typer.Option("--gpu", help="Build the GPU (CUDA) variant.")] = False,
+    base: Annotated[str | None, typer.Option("--base", help="Base image to build on (default per variant).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the inputs did not change.")] = False,
 ) -> None:
     """Build the sandbox image, tagged by a hash of its inputs (a no-op when they did not change)."""
     from agent.sandbox.image import build_image
@@ -64,12 +66,12 @@ def build(
 
 @sandbox_app.command("exec", context_settings={"allow_interspersed_args": False})
 def exec_(
-    cmd: list[str] = typer.Argument(..., help="The command, after `--`.", show_default=False),
-    workspace: Path = typer.Option(..., "--workspace", "-w", help="Folder copied into the sandbox as its cwd."),
-    backend: str = typer.Option("docker", "--backend", help="docker or process."),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds before the whole run is killed."),
-    memory: str = typer.Option("4g", "--memory", help="Memory limit (= memory+swap), e.g. 512m, 4g."),
-    gpu: str = typer.Option("off", "--gpu", help="auto, on or off."),
+    cmd: Annotated[list[str], typer.Argument(help="The command, after `--`.", show_default=False)],
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Folder copied into the sandbox as its cwd.")],
+    backend: Annotated[str, typer.Option("--backend", help="docker or process.")] = "docker",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before the whole run is killed.")] = 300.0,
+    memory: Annotated[str, typer.Option("--memory", help="Memory limit (= memory+swap), e.g. 512m, 4g.")] = "4g",
+    gpu: Annotated[str, typer.Option("--gpu", help="auto, on or off.")] = "off",
 ) -> None:
     """Run CMD over a copy of the workspace; prints one JSON object (SandboxResult)."""
     if not workspace.is_dir():
@@ -95,14 +97,24 @@ def exec_(
 
 @sandbox_app.command()
 def prune(
-    everything: bool = typer.Option(False, "--all", help="Remove every lit2code container, even a live run's."),
+    everything: Annotated[
+        bool, typer.Option("--all", help="Remove every lit2code container, even a live run's.")
+    ] = False,
+    images: Annotated[bool, typer.Option("--images", help="Also remove sandbox images of outdated inputs.")] = False,
 ) -> None:
     """Remove sandbox containers whose owning process is gone (or all with --all)."""
     from agent.sandbox.docker_backend import prune as prune_containers
+    from agent.sandbox.image import REPOSITORY, image_tag
 
     client = _docker_client()
     removed = prune_containers(client, everything=everything)
     typer.echo(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    if images:
+        current = {image_tag(False), image_tag(True)}
+        stale = [t for img in client.images.list(name=REPOSITORY) for t in img.tags if t not in current]
+        for tag in stale:
+            client.images.remove(tag)
+        typer.echo(f"removed {len(stale)} outdated image(s)" + (f": {' '.join(stale)}" if stale else ""))
 
 
 @sandbox_app.command()
@@ -113,8 +125,9 @@ def doctor() -> None:
 
     ok = True
 
-    def line(good: bool, what: str, fix: str = "") -> None:
-        typer.echo(f"[{'ok' if good else '!!'}] {what}" + (f"\n     fix: {fix}" if fix and not good else ""))
+    def line(good: bool, what: str, fix: str = "", optional: bool = False) -> None:
+        mark = "ok" if good else "--" if optional else "!!"  # '--': missing but not needed to validate
+        typer.echo(f"[{mark}] {what}" + (f"\n     fix: {fix}" if fix and not good else ""))
 
     try:
         import docker
@@ -146,10 +159,12 @@ def doctor() -> None:
         ok &= _smoke(sandbox, line)
     runtime = sandbox.gpu_runtime()
     line(runtime, "nvidia runtime " + ("present: --gpu auto/on can use the GPU" if runtime
-                                       else "absent: --gpu auto runs on CPU, --gpu on fails"), db.NVIDIA_HINT)
+                                       else "absent: --gpu auto runs on CPU, --gpu on fails"), db.NVIDIA_HINT,
+         optional=True)
     if runtime:
         gpu_tag = image_tag(True)
-        line(sandbox.has_image(gpu_tag), f"GPU image {gpu_tag}", "lit2code sandbox build --gpu [--offline]")
+        line(sandbox.has_image(gpu_tag), f"GPU image {gpu_tag}", "lit2code sandbox build --gpu [--offline]",
+             optional=True)
     leftovers = [c for c in client.containers.list(all=True, filters={"label": db.LABEL})
                  if not db.owner_alive(c.labels)]
     line(not leftovers, f"{len(leftovers)} leftover sandbox container(s) from crashed runs", "lit2code sandbox prune")

@@ -90,6 +90,33 @@ for name in sys.argv[2:]:
 out.close()
 """
 
+# Runs inside the container: SIGKILL every process but init, the idle keeper (PID 1's oldest child: it
+# started before any exec, and start times cannot be forged) and itself. Rounds, because leftovers may fork.
+_REAP_SCRIPT = """
+import os, signal
+def procs():
+    found = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                found[int(p)] = (int(fields[1]), int(fields[19]))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+keeper = min((start, pid) for pid, (ppid, start) in procs().items() if ppid == 1)[1]
+for _ in range(50):
+    others = [p for p in procs() if p not in (1, keeper, os.getpid())]
+    if not others:
+        break
+    for p in others:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
 
 # --- pure pieces (unit-tested without a daemon) ----------------------------------------------------
 
@@ -148,8 +175,9 @@ def container_kwargs(
         "pids_limit": PIDS_LIMIT,
         "read_only": True,
         "tmpfs": {
-            WORKSPACE: f"rw,size={WORKSPACE_TMPFS},uid=1000,gid=1000,mode=0755,nosuid,nodev",
-            "/tmp": f"rw,size={TMP_TMPFS},mode=1777,nosuid,nodev",
+            # noexec: Python reads .py files; no binary dropped by the code can be executed from here.
+            WORKSPACE: f"rw,size={WORKSPACE_TMPFS},uid=1000,gid=1000,mode=0755,nosuid,nodev,noexec",
+            "/tmp": f"rw,size={TMP_TMPFS},mode=1777,nosuid,nodev,noexec",
         },
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
@@ -351,6 +379,11 @@ class DockerSandbox(Sandbox):
             prune(self._client)
         return self._client
 
+    def prepare(self) -> None:
+        tag = self.image()
+        if not self.has_image(tag):  # self.client raises a SandboxError first when no daemon answers
+            raise SandboxError(f"the sandbox image {tag} is not built; run `lit2code sandbox build --offline`")
+
     def python(self) -> str:
         return PYTHON
 
@@ -420,14 +453,25 @@ class DockerSandbox(Sandbox):
             container.start()
             self._copy_in(container.id, payload)
             exit_code, timed_out, capture = self._run(container.id, cmd, started + timeout)
-            files = {} if timed_out or not wanted else self._collect(container.id, wanted)
+            files: dict[str, bytes] = {}
+            # The code may have killed the container's keeper (same uid): then there is nothing to collect.
+            if wanted and not timed_out:
+                with contextlib.suppress(docker.errors.APIError):
+                    if capture.thread.is_alive():
+                        # The command exited but something it left behind holds its output open; Docker
+                        # then stalls this container's next exec for seconds. Kill the leftovers first.
+                        self._exec_quiet(container.id, ["python3", "-I", "-S", "-c", _REAP_SCRIPT])
+                        capture.thread.join(3)
+                    files = self._collect(container.id, wanted)
             # Kill first, then read the state: the daemon records OOMKilled when the container stops.
-            container.kill()
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()  # 409 when it already stopped by itself
             api.wait(container.id, timeout=30)
             capture.close()
             oom = bool(api.inspect_container(container.id)["State"].get("OOMKilled"))
-        except docker.errors.APIError as exc:
-            raise SandboxError(f"docker backend: {exc.explanation or exc}") from exc
+        except (docker.errors.DockerException, OSError) as exc:  # OSError covers requests' connection errors
+            detail = exc.explanation if isinstance(exc, docker.errors.APIError) else exc
+            raise SandboxError(f"docker backend: {detail}") from exc
         finally:
             if container is not None:
                 # On failure prune reaps it: it carries our labels and a deadline.
@@ -475,7 +519,7 @@ class DockerSandbox(Sandbox):
             left = deadline - time.monotonic()
             if left <= 0:
                 return -9, True, capture
-            capture.thread.join(min(left, 0.5))
+            capture.thread.join(min(left, 0.25))
             if not capture.thread.is_alive():
                 break
             # Still streaming: has the command exited while a daemonised child holds its stdout open?
@@ -483,6 +527,12 @@ class DockerSandbox(Sandbox):
                 break
         info = api.exec_inspect(ex)
         return int(info["ExitCode"] if info["ExitCode"] is not None else -1), False, capture
+
+    def _exec_quiet(self, cid: str, cmd: list[str], timeout: float = 10.0) -> None:
+        """Run a helper of ours in the container and wait for it (bounded), ignoring its output."""
+        api = self.client.api
+        capture = _Capture(api.exec_start(api.exec_create(cid, cmd)["Id"], socket=True), cap=0)
+        capture.close(wait=timeout)
 
     def _collect(self, cid: str, wanted: list[str]) -> dict[str, bytes]:
         """Read the wanted files back through an exec (the tmpfs is invisible to get_archive)."""
@@ -493,3 +543,19 @@ class DockerSandbox(Sandbox):
         capture.thread.join(COLLECT_TIMEOUT_S)  # a background process of the code may hog the CPU: bounded
         capture.close(wait=0)
         return extract_collected(bytes(capture.out[0]), set(wanted))
+
+
+def docker_ready() -> tuple[bool, str]:
+    """Can `--sandbox auto` use Docker? A daemon answers and the CPU sandbox image is built."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except Exception as exc:  # no SDK, no daemon, no permission: all mean "not ready"
+        return False, f"no Docker daemon answers: {exc.__class__.__name__}"
+    sandbox = DockerSandbox(client=client)
+    tag = sandbox.image()
+    if not sandbox.has_image(tag):
+        return False, f"the sandbox image {tag} is not built (run `lit2code sandbox build --offline`)"
+    return True, f"daemon and image {tag} ready"

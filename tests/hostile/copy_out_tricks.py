@@ -15,7 +15,7 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
 def test_plant_traps():
     assert not os.path.lexists("hostlink")  # the host workspace's symlink was not copied in
     open("ok.txt", "w").write("fine")
-    os.symlink("/etc/passwd", "junit.xml")
+    os.symlink("/etc/passwd", "trap.xml")
     os.symlink("/etc", "linkdir")
     os.mkfifo("fifo")
     with open("big.bin", "wb") as fh:

@@ -51,5 +51,8 @@ def test_escalation_fails():
 def test_own_setuid_copy_gains_nothing():
     shutil.copy("/usr/bin/id", "myid")
     os.chmod("myid", 0o4755)
-    out = subprocess.run(["./myid", "-u"], capture_output=True, text=True).stdout.strip()
-    assert out == "1000"
+    try:
+        out = subprocess.run(["./myid", "-u"], capture_output=True, text=True).stdout.strip()
+    except PermissionError:
+        return  # the workspace is mounted noexec: it cannot even run
+    assert out == "1000"  # nosuid and no-new-privileges: the bit is ignored
