@@ -31,10 +31,5 @@ if ! docker info >/dev/null 2>&1; then
   fi
 fi
 
-# The main CLI mounts `sandbox`; until it does, the sub-app runs on its own.
-if .venv/bin/lit2code sandbox --help >/dev/null 2>&1; then
-  .venv/bin/lit2code sandbox build --offline
-else
-  .venv/bin/python -m agent.sandbox.cli build --offline
-fi
+.venv/bin/lit2code sandbox build --offline
 log "ready in $((SECONDS - started)) s"

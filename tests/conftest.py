@@ -24,6 +24,23 @@ def runtime_python() -> str:
     return str(ensure_runtime() / "bin" / "python")
 
 
+def docker_or_skip():
+    """The docker sandbox, or a skip with the reason (a failure when LIT2CODE_REQUIRE_DOCKER=1, as in CI)."""
+    from agent.sandbox import SandboxError
+    from agent.sandbox.docker_backend import DockerSandbox
+
+    try:
+        sandbox = DockerSandbox()
+        tag = sandbox.image()
+        if not sandbox.has_image(tag):
+            raise SandboxError(f"image {tag} not built (lit2code sandbox build --offline)")
+        return sandbox
+    except SandboxError as exc:
+        if os.environ.get("LIT2CODE_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"LIT2CODE_REQUIRE_DOCKER=1 but the docker sandbox is unusable: {exc}")
+        pytest.skip(f"docker sandbox unavailable: {exc}")
+
+
 @dataclass
 class CLI:
     cwd: Path

@@ -29,6 +29,7 @@ from agent.sandbox import docker_backend as db
 from agent.sandbox.base import OUTPUT_CAP_BYTES
 from agent.sandbox.cli import sandbox_app
 from agent.sandbox.image import inputs_hash, variant_requirements
+from tests.conftest import docker_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).parent / "hostile"
@@ -219,22 +220,9 @@ def test_cli_exec_prints_the_contract(tmp_path, monkeypatch):
 # --- the real backend ----------------------------------------------------------------------------------
 
 
-def _docker_or_skip() -> db.DockerSandbox:
-    try:
-        sandbox = db.DockerSandbox()
-        tag = sandbox.image()
-        if not sandbox.has_image(tag):
-            raise SandboxError(f"image {tag} not built (lit2code sandbox build --offline)")
-        return sandbox
-    except SandboxError as exc:
-        if os.environ.get("LIT2CODE_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"LIT2CODE_REQUIRE_DOCKER=1 but the docker sandbox is unusable: {exc}")
-        pytest.skip(f"docker sandbox unavailable: {exc}")
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> db.DockerSandbox:
-    return _docker_or_skip()
+    return docker_or_skip()
 
 
 @pytest.fixture(scope="module")
