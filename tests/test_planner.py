@@ -49,8 +49,9 @@ def test_numbers_and_options_come_from_the_abstract() -> None:
     plan = planner.plan(paper, triage, families["peft-adapter"])
     assert plan.method_name == "GateLoRA" and plan.class_name == "GateLoRA" and plan.module_name == "gatelora"
     assert plan.hyperparameters["rank"] == 16
-    assert plan.inferred["hyperparameters.rank"].startswith("abstract")
-    assert plan.inferred["hyperparameters.alpha"] == "family default"
+    assert plan.inferred["rank"].startswith("abstract")
+    assert plan.inferred["alpha"] == "family default"
+    assert "rank_gate from" in plan.inferred["options"]
     assert "rank_gate" in plan.options
     # The numbers reach the rendered code.
     rendered = render(plan, paper, families["peft-adapter"])

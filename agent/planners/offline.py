@@ -286,16 +286,17 @@ class OfflinePlanner(Planner):
                 break
             if found:
                 hyper[pname] = found[0]
-                inferred[f"hyperparameters.{pname}"] = f"abstract: '{found[1].strip()}'"
+                inferred[pname] = f"abstract: '{found[1].strip()}'"
             else:
                 hyper[pname] = spec.default
-                inferred[f"hyperparameters.{pname}"] = "family default"
-        options = []
+                inferred[pname] = "family default"
+        options, why = [], []
         for oname, ospec in family.options.items():
             hits = _find(ospec.cues, text)
             if hits:
                 options.append(oname)
-                inferred[f"options.{oname}"] = f"abstract: '{hits[0]}'"
+                why.append(f"{oname} from '{hits[0]}'")
+        inferred["options"] = "abstract: " + "; ".join(why) if why else "no option cue in the abstract: family default"
         summary = _summary(paper.abstract)
         not_impl = list(family.not_implemented)
         if feedback:
