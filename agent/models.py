@@ -192,21 +192,6 @@ class Totals(BaseModel):
     pending: int = 0
 
 
-class PaperReport(BaseModel):
-    paper_id: str
-    title: str
-    status: Status
-    family: str | None
-    reason: str
-    attempts: int
-    tests: TestCounts
-    commit: str | None
-    timings: dict[str, float]
-    llm: LLMUsage
-    cues: list[str] = Field(default_factory=list)
-    validations: list[Validation] = Field(default_factory=list)
-
-
 class Report(BaseModel):
     """runs/RUN_ID/report.json, per DESIGN.md's contract."""
 
@@ -219,4 +204,4 @@ class Report(BaseModel):
     repo: str
     totals: Totals
     llm: LLMUsage = Field(default_factory=LLMUsage)
-    papers: list[PaperReport]
+    papers: list[Outcome]

@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.models import LLMUsage, Outcome, Paper, PaperReport, Report, RunConfig, Totals
+from agent.models import LLMUsage, Outcome, Paper, Report, RunConfig, Totals
 
 _TOTAL_KEY = {
     "committed": "committed",
@@ -33,34 +33,16 @@ def build_report(
     by_id: dict[str, Outcome] = {}
     for o in outcomes:
         by_id[o.paper_id] = o  # a re-run handler may repeat a paper: the last word wins
-    rows: list[PaperReport] = []
+    rows: list[Outcome] = []
     totals = Totals(papers=len(papers))
     usage = LLMUsage()
     for p in papers:
         o = by_id.get(p.paper_id) or Outcome(
-            paper_id=p.paper_id,
-            title=p.title,
-            status="pending_review",
-            reason="waiting for a review or resume",
+            paper_id=p.paper_id, title=p.title, status="pending_review", reason="waiting for a review or resume"
         )
         setattr(totals, _TOTAL_KEY[o.status], getattr(totals, _TOTAL_KEY[o.status]) + 1)
         usage = usage + o.llm
-        rows.append(
-            PaperReport(
-                paper_id=o.paper_id,
-                title=o.title,
-                status=o.status,
-                family=o.family,
-                reason=o.reason,
-                attempts=o.attempts,
-                tests=o.tests,
-                commit=o.commit,
-                timings=o.timings,
-                llm=o.llm,
-                cues=o.cues,
-                validations=o.validations,
-            )
-        )
+        rows.append(o)
     return Report(
         run_id=config.run_id,
         inputs=config.inputs,
