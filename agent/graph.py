@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import operator
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -55,7 +55,6 @@ class Services:
     sandbox: Sandbox
     repo: GeneratedRepo
     on_report: Any = None  # callable(list[Outcome], list[Paper]) -> None, writes report files
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _default_services: Services | None = None

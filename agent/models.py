@@ -180,7 +180,6 @@ class RunConfig(BaseModel):
     concurrency: int = 2
     interactive: bool = False
     max_repairs: int = 2
-    push: bool = False
 
 
 class Totals(BaseModel):
