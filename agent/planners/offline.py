@@ -30,8 +30,16 @@ SKIP_CUES: dict[str, float] = {
     r"\bunderstanding\b|\bdemystifying\b|\bhow .{3,40} shapes?\b|\blens of\b": 2.0,
     r"\b(?:deployed|deployment) (?:in|at|on) (?:production|a (?:commercial|real-world))|\bsearch engine\b": 2.5,
     r"\bwe (?:prove|derive) (?:that|a bound|bounds)\b": 2.0,
+    r"\bprovabl[ey]\b|\btheoretical (?:framework|results?|insights?)\b": 2.0,
+    r"\bscaling laws?\b": 3.0,
     r"\bassess(?:ing)? the (?:downstream )?performance\b|\bevaluation (?:metric|protocol)\b": 2.0,
 }
+# Titles that ask or explain ("How X shapes Y", "Understanding Z") announce a study, not a method.
+TITLE_ANALYSIS = re.compile(
+    r"^(?:understanding|demystifying|towards (?:a )?(?:deeper |better )?understanding|how (?!to\b)|why|what|"
+    r"when|do|does|can|is|are)\b",
+    re.I,
+)
 # A survey's title says so; whatever methods it lists, it proposes none of its own.
 TITLE_ONLY_SKIP = re.compile(r"\b(?:survey|overview|tutorial|position paper|a review|systematic review)\b", re.I)
 TITLE_SKIP_FACTOR = 2.5
@@ -173,6 +181,8 @@ def skip_score(title: str, abstract: str) -> tuple[float, list[str]]:
             cues.append(m.group(0).strip().lower() + (" (title)" if in_title else ""))
     if TITLE_ONLY_SKIP.search(title):
         return 100.0, [*cues, "title says survey/overview"]
+    if TITLE_ANALYSIS.search(title):
+        return 100.0, [*cues, "title reads as a question or an analysis"]
     if METHOD_CUES.search(abstract):
         score -= 2.0
     return score, cues
