@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agent.families import FamilySpec, load_families
-from agent.render import render
+from agent.render import RenderError, render
 from agent.sandbox.base import Sandbox, get_sandbox
 from agent.templates_check import sample_plan
 from agent.validate import write_workspace
@@ -63,6 +63,7 @@ class FamilyScore(BaseModel):
     killed: int
     total: int
     survivors: list[str] = []
+    error: str | None = None
 
 
 def _is_docstring(node: ast.AST) -> bool:
@@ -260,15 +261,21 @@ def main(argv: list[str] | None = None) -> int:
     for fid, fam in load_families().items():
         if args.family and fid not in args.family:
             continue
-        scores.append(score_family(fam, sandbox, args.max_mutants or None))
+        try:
+            scores.append(score_family(fam, sandbox, args.max_mutants or None))
+        except (RenderError, RuntimeError) as exc:  # one broken family is reported, the others still scored
+            scores.append(FamilyScore(family=fid, score=0.0, killed=0, total=0, error=str(exc)))
         if not args.json:
             s = scores[-1]
+            if s.error:
+                print(f"{s.family:20} error: {s.error}", flush=True)
+                continue
             print(f"{s.family:20} {s.killed:4}/{s.total:<4} killed  score {s.score:.2f}", flush=True)
             for line in s.survivors:
                 print(f"    survived: {line}")
     if args.json:
-        print(json.dumps([s.model_dump(exclude={"survivors"}) for s in scores], indent=2))
-    return 0
+        print(json.dumps([s.model_dump(exclude={"survivors"}, exclude_none=True) for s in scores], indent=2))
+    return 1 if any(s.error for s in scores) else 0
 
 
 if __name__ == "__main__":
