@@ -3,7 +3,7 @@
 Fast tests (no torch) render every option combination and check that the module and its tests
 compile, that the rendered test functions are exactly the family.yaml `tests` for those options
 and that hostile plan values cannot break out of the generated code. The slow tests run the
-rendered tests with an interpreter that has torch (`runtime_python`).
+rendered tests with the sandbox runtime (`runtime_python`, from conftest).
 """
 
 from __future__ import annotations
@@ -177,15 +177,6 @@ def test_rendered_code_is_lint_clean(family_id: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
-@pytest.fixture(scope="session")
-def runtime_python() -> str:
-    """An interpreter with torch and pytest for the generated code: $LIT2CODE_TEST_PYTHON, else skip."""
-    python = os.environ.get("LIT2CODE_TEST_PYTHON")
-    if not python:
-        pytest.skip("set LIT2CODE_TEST_PYTHON to an interpreter with torch and pytest to run generated tests")
-    return python
-
-
 def _write_package(root: Path, plan: Plan, paper: Paper, spec: FamilySpec) -> str:
     rendered = render(plan, paper, spec)
     folder = root / "papers" / rendered.slug
@@ -228,3 +219,13 @@ def test_rendered_tests_pass_for_every_option_combination(
         assert passed == set(expected_tests(spec, options)), (options, hp)
         skipped = outcomes[slug].get("skipped", set())
         assert all("cuda" in name for name in skipped), (options, hp, skipped)
+    # the usage snippet of every README runs as written, from the repository root
+    snippets = tmp_path / "run_usage.py"
+    snippets.write_text(
+        "import pathlib, re\n"
+        "for readme in sorted(pathlib.Path('papers').glob('*/README.md')):\n"
+        "    code = re.search(r'```python\\n(.*?)```', readme.read_text(), re.S).group(1)\n"
+        "    exec(compile(code, str(readme), 'exec'), {'__name__': '__usage__'})\n"
+    )
+    proc = subprocess.run([runtime_python, str(snippets)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
