@@ -75,6 +75,14 @@ def _finish(rep, pending, as_json: bool, run_id: str) -> None:
             f"[bold]run {run_id}[/]: {t.papers} papers: [green]{t.committed} committed[/], {t.skipped} skipped, "
             f"[red]{t.failed} failed[/], {t.rejected} rejected, {t.pending} pending review"
         )
+        if rep.llm.calls or rep.llm.cached:
+            u = rep.llm
+            err.print(
+                f"model: {u.calls} calls ({u.cached} from the cache), {u.prompt_tokens} prompt + "
+                f"{u.completion_tokens} completion tokens, ${u.cost_usd:.4f}"
+            )
+        if rep.budget:
+            err.print(f"[yellow]budget:[/] {rep.budget}; papers marked `budget` were not processed")
         err.print(f"report: {runs.run_dir(run_id) / 'report.md'}  repository: {rep.repo}")
         if pending:
             err.print(f"{len(pending)} review(s) pending: answer them with `lit2code review {run_id}`")
@@ -92,6 +100,28 @@ def _drive(config: RunConfig, as_json: bool, resume=None) -> None:
     except digest.DigestError as exc:
         raise fail(str(exc)) from exc
     _finish(rep, pending, as_json, config.run_id)
+
+
+def _check_llm_settings(model: str | None) -> str:
+    """The model name, after checking the model settings (env / .env) parse; exit 2 naming what is wrong."""
+    from pydantic import ValidationError
+
+    from agent.llm.settings import LLMSettings
+
+    try:
+        settings = LLMSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise fail(f"model settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
+    name = model or settings.model
+    if not name:
+        raise fail("--planner llm needs a model: pass --model NAME or set LIT2CODE_MODEL")
+    if not settings.base_url and not settings.api_key:
+        raise fail(
+            "--planner llm needs OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a vLLM, Ollama or other "
+            "OpenAI-compatible server); set them in the environment or a .env file"
+        )
+    return name
 
 
 @app.command()
@@ -113,6 +143,13 @@ def run(
     timeout: Annotated[float, typer.Option(help="seconds allowed for one module's tests")] = 300.0,
     memory: Annotated[str, typer.Option(help="memory limit for one module's tests")] = "4g",
     max_repairs: Annotated[int, typer.Option(help="repair attempts per paper (llm planner)")] = 2,
+    max_cost: Annotated[
+        float | None, typer.Option(help="USD: no new model call once the run has spent this (llm planner)")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="tokens: no new model call once the run has used this many (llm planner)")
+    ] = None,
+    cache: Annotated[bool, typer.Option(help="answer repeated model requests from the response cache")] = True,
     run_id: Annotated[str | None, typer.Option(help="name the run (default: a timestamp)")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print report.json to stdout instead of a summary")
@@ -122,7 +159,11 @@ def run(
     if planner not in {"offline", "llm"}:
         raise fail(f"--planner must be offline or llm, not {planner!r}")
     if planner == "llm":
-        raise fail("the llm planner is not available yet; use --planner offline")
+        model = _check_llm_settings(model)
+    if max_repairs < 0:
+        raise fail("--max-repairs must be 0 or more")
+    if (max_cost is not None and max_cost < 0) or (max_tokens is not None and max_tokens < 0):
+        raise fail("--max-cost and --max-tokens must be positive")
     if gpu not in {"auto", "on", "off"}:
         raise fail(f"--gpu must be auto, on or off, not {gpu!r}")
     if sandbox not in {"auto", "docker", "process"}:
@@ -149,12 +190,15 @@ def run(
         concurrency=concurrency or os.cpu_count() or 2,
         interactive=interactive,
         max_repairs=max_repairs,
+        max_cost=max_cost,
+        max_tokens=max_tokens,
+        cache=cache,
     )
     runs.save_config(config)
     if not as_json:
         err.print(
             f"run [bold]{rid}[/]: {len(papers)} papers from {len(inputs)} input(s) -> {config.repo} "
-            f"(planner {planner}, sandbox {config.sandbox})"
+            f"(planner {planner}{f' {model}' if model else ''}, sandbox {config.sandbox})"
         )
     _drive(config, as_json)
 

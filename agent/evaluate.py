@@ -54,7 +54,7 @@ def evaluate_triage(digests: list[Path], labels_file: Path) -> dict:
         "skip_only_skipped": round(sum(p["predicted"] == "skip" for p in skip_only) / len(skip_only), 4)
         if skip_only
         else None,
-        "families_available": sorted(families),
+        "families_available": sorted(f for f, spec in families.items() if not spec.llm_only),
         "per_family": dict(sorted(Counter(p["predicted"] for p in predictions).items())),
         "predictions": predictions,
     }

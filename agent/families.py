@@ -54,6 +54,7 @@ class FamilySpec(BaseModel):
     description: str
     class_suffix: str = ""
     default_method: str
+    llm_only: bool = Field(default=False, description="only a model can fill it (generic); offline never picks it")
     cues: Cues
     parameters: dict[str, ParamSpec] = Field(default_factory=dict)
     options: dict[str, OptionSpec] = Field(default_factory=dict)

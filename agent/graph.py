@@ -25,7 +25,9 @@ from langgraph.types import RetryPolicy, Send, interrupt
 
 from agent import digest
 from agent.families import FamilySpec
+from agent.llm.client import BudgetExceeded, LLMError
 from agent.models import (
+    LLMUsage,
     Outcome,
     Paper,
     Plan,
@@ -41,7 +43,7 @@ from agent.planners.base import Planner
 from agent.render import RenderError, render
 from agent.repo import GeneratedRepo
 from agent.sandbox.base import Sandbox
-from agent.validate import summary_line, validate
+from agent.validate import run_tests, static_check, static_failure, summary_line
 
 
 @dataclass
@@ -86,6 +88,7 @@ class PaperState(TypedDict, total=False):
     validations: Annotated[list[Validation], operator.add]
     outcome: Outcome
     timings: Annotated[dict[str, float], lambda a, b: {**a, **b}]
+    llm: Annotated[LLMUsage, operator.add]
     outcomes: Annotated[list[Outcome], operator.add]
 
 
@@ -114,21 +117,53 @@ def _outcome(state: PaperState, status: str, reason: str, **kw: Any) -> Outcome:
     )
 
 
+async def _planner_call(svc: Services, state: PaperState, stage: str, fn: Any, *args: Any) -> tuple[Any, dict]:
+    """Call the planner off the event loop; a model failure or the budget becomes this paper's outcome.
+
+    Returns (result or None, state update). The update carries the model usage of the call, so it is
+    checkpointed with the paper (a resumed run does not count it again: the answer is then cached).
+    """
+    paper = state["paper"]
+    update: dict[str, Any] = {}
+    try:
+        result = await asyncio.to_thread(fn, *args)
+    except BudgetExceeded:
+        result = None
+        update["outcome"] = "budget"
+    except LLMError as exc:
+        result = None
+        update["outcome"] = f"model {exc.kind} at {stage}: {exc}"
+    usage = svc.planner.take_usage(paper.paper_id)
+    if usage.calls or usage.cached:
+        update["llm"] = usage
+        _emit(paper, stage, llm_total=svc.planner.total_usage().model_dump())
+    if "outcome" in update:
+        reason = update["outcome"]
+        status = "skipped" if reason == "budget" else "failed"
+        update["outcome"] = _outcome({**state, **update}, status, reason)
+    return result, update
+
+
 # ---- per-paper nodes ---------------------------------------------------------------------------
 async def triage_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     svc, paper = _svc(runtime), state["paper"]
     t0 = time.monotonic()
     _emit(paper, "triage")
-    triage = svc.planner.triage(paper, svc.families)
-    update: dict[str, Any] = {"triage": triage, "timings": {"triage": round(time.monotonic() - t0, 3)}}
+    existing = await asyncio.to_thread(svc.repo.find, paper.paper_id)
+    if existing:  # committed by an earlier run: nothing to decide, nothing to spend
+        plan = await asyncio.to_thread(svc.repo.plan_of, paper.paper_id)
+        done = {**state, "plan": plan} if plan else state
+        return {
+            "outcome": _outcome(done, "committed", f"already committed in {existing[:12]}", commit=existing),
+            "timings": {"triage": round(time.monotonic() - t0, 3)},
+        }
+    triage, update = await _planner_call(svc, state, "triage", svc.planner.triage, paper, svc.families)
+    update["timings"] = {"triage": round(time.monotonic() - t0, 3)}
+    if triage is None:
+        return update
+    update["triage"] = triage
     if triage.family == "skip":
         update["outcome"] = _outcome({**state, **update}, "skipped", triage.reason)
-        return update
-    existing = await asyncio.to_thread(svc.repo.find, paper.paper_id)
-    if existing:
-        update["outcome"] = _outcome(
-            {**state, **update}, "committed", f"already committed in {existing[:12]}", commit=existing
-        )
     return update
 
 
@@ -137,11 +172,14 @@ async def plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     t0 = time.monotonic()
     _emit(paper, "plan")
     family = svc.families[state["triage"].family]
-    plan = svc.planner.plan(paper, state["triage"], family)
-    return {"plan": plan, "timings": {"plan": round(time.monotonic() - t0, 3)}}
+    plan, update = await _planner_call(svc, state, "plan", svc.planner.plan, paper, state["triage"], family)
+    update["timings"] = {"plan": round(time.monotonic() - t0, 3)}
+    if plan is not None:
+        update["plan"] = plan
+    return update
 
 
-def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+async def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     svc, paper = _svc(runtime), state["paper"]
     if not svc.config.interactive:
         return {}
@@ -155,7 +193,12 @@ def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
         return {"plan": answer.plan.model_copy(update={"paper_id": paper.paper_id})}
     if answer.action == "feedback" and answer.feedback:
         family = svc.families[state["plan"].family]
-        return {"plan": svc.planner.plan(paper, state["triage"], family, feedback=answer.feedback)}
+        plan, update = await _planner_call(
+            svc, state, "plan", svc.planner.plan, paper, state["triage"], family, answer.feedback
+        )
+        if plan is not None:
+            update["plan"] = plan
+        return update
     return {}
 
 
@@ -183,15 +226,19 @@ async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     cfg = svc.config
     attempt = len(state.get("validations", [])) + 1
     _emit(paper, "validate", attempt=attempt)
-    result = await asyncio.to_thread(
-        validate,
-        state["rendered"],
-        svc.sandbox,
-        attempt,
-        timeout=cfg.timeout_s,
-        memory=cfg.memory,
-        gpu=cfg.gpu,
-    )
+    problem = static_check(state["rendered"])  # on this thread: see static_check's note
+    if problem:
+        result = static_failure(problem, svc.sandbox, attempt)
+    else:
+        result = await asyncio.to_thread(
+            run_tests,
+            state["rendered"],
+            svc.sandbox,
+            attempt,
+            timeout=cfg.timeout_s,
+            memory=cfg.memory,
+            gpu=cfg.gpu,
+        )
     prev = state.get("timings", {}).get("validate", 0.0)
     update: dict[str, Any] = {
         "validations": [result],
@@ -209,10 +256,15 @@ async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
 async def repair_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     svc, paper = _svc(runtime), state["paper"]
     _emit(paper, "repair")
-    plan = await asyncio.to_thread(
-        svc.planner.repair, state["plan"], state["rendered"], state["validations"][-1]
+    t0 = time.monotonic()
+    plan, update = await _planner_call(
+        svc, state, "repair", svc.planner.repair, paper, state["plan"], state["rendered"], state["validations"][-1]
     )
-    return {"plan": plan}
+    prev = state.get("timings", {}).get("repair", 0.0)
+    update["timings"] = {"repair": round(prev + time.monotonic() - t0, 3)}
+    if plan is not None:
+        update["plan"] = plan
+    return update
 
 
 def review_result_node(state: PaperState, runtime: Runtime[Services]) -> dict:
@@ -256,7 +308,7 @@ def finish_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     outcome = state["outcome"].model_copy(
         update={
             "timings": dict(state.get("timings", {})),
-            "llm": _svc(runtime).planner.usage(state["paper"].paper_id),
+            "llm": state.get("llm") or LLMUsage(),
         }
     )
     _emit(state["paper"], "done", status=outcome.status)
@@ -297,7 +349,7 @@ def build_paper_graph() -> StateGraph:
     g.add_conditional_edges("review_plan", _after("render"), ["render", "finish"])
     g.add_conditional_edges("render", _after("validate"), ["validate", "finish"])
     g.add_conditional_edges("validate", _after_validate, ["finish", "review_result", "repair"])
-    g.add_edge("repair", "render")
+    g.add_conditional_edges("repair", _after("render"), ["render", "finish"])
     g.add_conditional_edges("review_result", _after("commit"), ["commit", "finish"])
     g.add_conditional_edges("commit", _after("finish"), ["finish"])
     g.add_edge("finish", END)

@@ -115,17 +115,23 @@ class Validation(BaseModel):
 
 
 class LLMUsage(BaseModel):
+    """Model use: calls made (cache hits are counted apart and cost nothing), tokens, cost, latency."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached: int = Field(default=0, description="answers served from the response cache")
+    latency_s: float = Field(default=0.0, description="seconds spent waiting for the model")
 
     def __add__(self, other: LLMUsage) -> LLMUsage:
         return LLMUsage(
             calls=self.calls + other.calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
-            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            cost_usd=round(self.cost_usd + other.cost_usd, 8),
+            cached=self.cached + other.cached,
+            latency_s=round(self.latency_s + other.latency_s, 3),
         )
 
 
@@ -180,6 +186,9 @@ class RunConfig(BaseModel):
     concurrency: int = 2
     interactive: bool = False
     max_repairs: int = 2
+    max_cost: float | None = Field(default=None, description="USD; no new model call once spent")
+    max_tokens: int | None = Field(default=None, description="prompt + completion tokens; no new call once spent")
+    cache: bool = Field(default=True, description="use the model response cache")
 
 
 class Totals(BaseModel):
@@ -203,4 +212,5 @@ class Report(BaseModel):
     repo: str
     totals: Totals
     llm: LLMUsage = Field(default_factory=LLMUsage)
+    budget: str | None = Field(default=None, description="the budget that stopped model calls, if one did")
     papers: list[Outcome]

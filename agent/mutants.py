@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = get_sandbox(args.sandbox)
     scores = []
     for fid, fam in load_families().items():
-        if args.family and fid not in args.family:
-            continue
+        if (args.family and fid not in args.family) or fam.llm_only:
+            continue  # generic's module and tests are written per paper by a model: nothing fixed to score
         try:
             scores.append(score_family(fam, sandbox, args.max_mutants or None))
         except (RenderError, RuntimeError) as exc:  # one broken family is reported, the others still scored

@@ -15,6 +15,7 @@ class RunProgress:
         self.enabled = enabled
         self.counts: Counter[str] = Counter()
         self.active: dict[str, str] = {}
+        self.llm: dict[str, Any] = {}
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -48,7 +49,16 @@ class RunProgress:
                 )
         elif "paper_id" in event:
             self.active[event["paper_id"]] = stage or ""
+        if "llm_total" in event:
+            self.llm = event["llm_total"]
         counts = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
         busy = Counter(self.active.values())
         now = ", ".join(f"{v} {k}" for k, v in sorted(busy.items()) if k)
-        self.progress.update(self.task, detail=" | ".join(x for x in (counts, now) if x))
+        model = ""
+        if self.llm:
+            u = self.llm
+            model = (
+                f"model {u['calls']} calls, {u['prompt_tokens'] + u['completion_tokens']} tok, "
+                f"${u['cost_usd']:.4f}" + (f", {u['cached']} cached" if u.get("cached") else "")
+            )
+        self.progress.update(self.task, detail=" | ".join(x for x in (counts, now, model) if x))

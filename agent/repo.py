@@ -118,6 +118,17 @@ class GeneratedRepo:
     def find(self, paper_id: str) -> str | None:
         return self.committed().get(paper_id)
 
+    def plan_of(self, paper_id: str) -> Plan | None:
+        """The committed plan.json of a paper (its family, names and provenance), if any."""
+        for plan_file in sorted((self.path / "papers").glob("*/plan.json")):
+            try:
+                plan = Plan.model_validate(json.loads(plan_file.read_text()))
+            except (ValueError, OSError):
+                continue
+            if plan.paper_id == paper_id:
+                return plan
+        return None
+
     # -- writing -------------------------------------------------------------------------------
     def commit_paper(self, rendered: RenderedModule, plan: Plan, run_id: str, validation: Validation) -> str:
         """Commit one paper's package; returns the sha (an existing one if already committed)."""

@@ -28,6 +28,7 @@ def build_report(
     outcomes: list[Outcome],
     started_at: str,
     finished: bool,
+    budget: str | None = None,
 ) -> Report:
     """One row per paper in digest order; papers without an outcome yet are `pending_review`."""
     by_id: dict[str, Outcome] = {}
@@ -53,6 +54,7 @@ def build_report(
         repo=config.repo,
         totals=totals,
         llm=usage,
+        budget=budget if any(o.reason == "budget" for o in rows) else None,
         papers=rows,
     )
 
@@ -82,15 +84,17 @@ def render_markdown(r: Report) -> str:
         f"- **{t.papers} papers: {t.committed} committed, {t.skipped} skipped, {t.failed} failed, "
         f"{t.rejected} rejected, {t.pending} pending review**",
     ]
-    if r.llm.calls:
+    if r.llm.calls or r.llm.cached:
         lines.append(
-            f"- model: {r.llm.calls} calls, {r.llm.prompt_tokens}+{r.llm.completion_tokens} tokens, "
-            f"${r.llm.cost_usd:.4f}"
+            f"- model: {r.llm.calls} calls ({r.llm.cached} answered from the cache), "
+            f"{r.llm.prompt_tokens} prompt + {r.llm.completion_tokens} completion tokens, ${r.llm.cost_usd:.4f}"
         )
+    if r.budget:
+        lines.append(f"- **budget: {r.budget}; the papers marked `budget` were not processed**")
     lines += [
         "",
-        "| Paper | Status | Family | Tests | Commit | Reason |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Paper | Status | Family | Tests | Commit | Model | Reason |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in r.papers:
         tests = f"{p.tests.passed} passed" + (f", {p.tests.failed} failed" if p.tests.failed else "")
@@ -98,6 +102,16 @@ def render_markdown(r: Report) -> str:
         title = p.title.replace("|", "\\|")
         lines.append(
             f"| {title} (`{p.paper_id}`) | {p.status} | {p.family or ''} | "
-            f"{tests if p.attempts else ''} | {(p.commit or '')[:10]} | {reason} |"
+            f"{tests if p.attempts else ''} | {(p.commit or '')[:10]} | {_llm_cell(p)} | {reason} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _llm_cell(p: Outcome) -> str:
+    u = p.llm
+    if not (u.calls or u.cached):
+        return ""
+    cost = f", ${u.cost_usd:.4f}" if u.cost_usd else ""
+    return f"{u.calls} calls, {u.prompt_tokens + u.completion_tokens} tok{cost}" + (
+        f", {u.cached} cached" if u.cached else ""
+    )

@@ -68,13 +68,26 @@ def started_at(run_id: str) -> str:
     return marker.read_text().strip()
 
 
+def make_planner(config: RunConfig, d: Path):
+    if config.planner == "llm":
+        return get_planner(
+            "llm",
+            model=config.model,
+            run_dir=d,
+            max_cost=config.max_cost,
+            max_tokens=config.max_tokens,
+            cache=config.cache,
+        )
+    return get_planner(config.planner)
+
+
 def make_services(config: RunConfig) -> Services:
     d = run_dir(config.run_id)
     svc = Services(
         config=config,
         run_dir=d,
         families=load_families(),
-        planner=get_planner(config.planner, model=config.model),
+        planner=make_planner(config, d),
         sandbox=get_sandbox(config.sandbox),
         repo=GeneratedRepo(Path(config.repo)),
     )
@@ -109,7 +122,9 @@ async def execute(
     papers_seen: list[Paper] = []
 
     def on_report(outcomes: list[Outcome], papers: list[Paper]) -> None:
-        reports.write_report(d, reports.build_report(config, papers, outcomes, begun, finished=True))
+        reports.write_report(
+            d, reports.build_report(config, papers, outcomes, begun, finished=True, budget=svc.planner.budget_note())
+        )
 
     svc.on_report = on_report
     cfg = {
@@ -140,7 +155,9 @@ async def execute(
     outcomes = values.get("outcomes", [])
     pending = [ReviewRequest.model_validate(i.value) for i in state.interrupts]
     finished = not state.next
-    rep = reports.build_report(config, papers_seen, outcomes, begun, finished=finished)
+    rep = reports.build_report(
+        config, papers_seen, outcomes, begun, finished=finished, budget=svc.planner.budget_note()
+    )
     reports.write_report(d, rep)
     ids = {i.id: ReviewRequest.model_validate(i.value) for i in state.interrupts}
     (d / "pending_reviews.json").write_text(

@@ -39,9 +39,18 @@ ALLOWED_IMPORTS = {
     "types",
 }
 
+# Builtins that reach files, the interpreter or the user; generated ML code needs none of them.
+FORBIDDEN_CALLS = {"open", "exec", "eval", "compile", "__import__", "breakpoint", "input", "globals", "vars"}
+FORBIDDEN_ATTRS = {"__builtins__", "__subclasses__", "__globals__", "__code__", "__import__", "__loader__"}
+
 
 def static_check(rendered: RenderedModule) -> str | None:
-    """Compile every Python file and reject imports outside the allow-list; returns the problem or None."""
+    """Compile every Python file and reject imports outside the allow-list; returns the problem or None.
+
+    The graph calls it on the event-loop thread, never from a worker thread: CPython 3.11 before 3.11.8
+    fails `ast.parse` run in two threads at once ("AST constructor recursion depth mismatch"), and
+    LangGraph itself parses node sources on the loop thread.
+    """
     for name, src in sorted(rendered.files.items()):
         if not name.endswith(".py"):
             continue
@@ -59,6 +68,13 @@ def static_check(rendered: RenderedModule) -> str | None:
             for mod in mods:
                 if mod.split(".")[0] not in ALLOWED_IMPORTS:
                     return f"{rendered.slug}/{name}:{node.lineno}: import of {mod!r} is not allowed in generated code"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+                where = f"{rendered.slug}/{name}:{node.lineno}"
+                return f"{where}: call of {node.func.id}() is not allowed in generated code"
+            if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
+                return f"{rendered.slug}/{name}:{node.lineno}: use of {node.attr} is not allowed in generated code"
+            if isinstance(node, ast.Name) and node.id in FORBIDDEN_ATTRS:
+                return f"{rendered.slug}/{name}:{node.lineno}: use of {node.id} is not allowed in generated code"
     return None
 
 
@@ -111,17 +127,27 @@ def validate(
     memory: str = "4g",
     gpu: GpuMode = "auto",
 ) -> Validation:
-    started = time.monotonic()
     problem = static_check(rendered)
     if problem:
-        return Validation(
-            attempt=attempt,
-            ok=False,
-            stage="static",
-            backend=sandbox.name,
-            error=problem,
-            duration_s=round(time.monotonic() - started, 3),
-        )
+        return static_failure(problem, sandbox, attempt)
+    return run_tests(rendered, sandbox, attempt, timeout=timeout, memory=memory, gpu=gpu)
+
+
+def static_failure(problem: str, sandbox: Sandbox, attempt: int) -> Validation:
+    return Validation(attempt=attempt, ok=False, stage="static", backend=sandbox.name, error=problem)
+
+
+def run_tests(
+    rendered: RenderedModule,
+    sandbox: Sandbox,
+    attempt: int,
+    *,
+    timeout: float = 300.0,
+    memory: str = "4g",
+    gpu: GpuMode = "auto",
+) -> Validation:
+    """The module's tests in the sandbox (after static_check passed), read from pytest's junit XML."""
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lit2code-ws-") as tmp:
         write_workspace(rendered, Path(tmp))
         cmd = [

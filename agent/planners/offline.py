@@ -237,6 +237,7 @@ class OfflinePlanner(Planner):
     def triage(self, paper: Paper, families: dict[str, FamilySpec]) -> Triage:
         scores: dict[str, float] = {}
         cues: dict[str, list[str]] = {}
+        families = {fid: fam for fid, fam in families.items() if not fam.llm_only}
         for fid, fam in families.items():
             scores[fid], cues[fid] = score_family(fam, paper.title, paper.abstract)
         skip, skip_cues = skip_score(paper.title, paper.abstract)
