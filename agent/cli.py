@@ -105,6 +105,7 @@ def _drive(config: RunConfig, as_json: bool, resume=None) -> None:
 def _check_llm_settings(model: str | None) -> str:
     """The model name, after checking the model settings (env / .env) parse; exit 2 naming what is wrong."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from agent.llm.settings import LLMSettings
 
@@ -113,6 +114,9 @@ def _check_llm_settings(model: str | None) -> str:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise fail(f"model settings: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
+    except SettingsError as exc:  # e.g. LIT2CODE_PRICES that is not JSON
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise fail(f"model settings: {exc}{cause}; check the LIT2CODE_* and OPENAI_* variables and .env") from exc
     name = model or settings.model
     if not name:
         raise fail("--planner llm needs a model: pass --model NAME or set LIT2CODE_MODEL")

@@ -407,3 +407,29 @@ def test_writes_to_the_host():
     assert bad.status == "failed" and bad.validations[0].backend == "docker"
     assert "test_writes_to_the_host" in (bad.validations[0].error or "")
     assert not canary.exists()
+
+
+@pytest.mark.parametrize(
+    ("env_extra", "args", "message"),
+    [
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, [], "needs a model: pass --model NAME"),
+        ({}, ["--model", "gpt-4o-mini"], "needs OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL"),
+        (
+            {"OPENAI_API_KEY": "k", "LIT2CODE_PRICES": "{not json"},
+            ["--model", "m"],
+            'model settings: error parsing value for field "prices"',
+        ),
+        ({"OPENAI_API_KEY": "k"}, ["--model", "m", "--max-cost", "-1"], "--max-cost and --max-tokens must be positive"),
+    ],
+)
+def test_llm_settings_errors_exit_2_with_one_line(tmp_path: Path, env_extra: dict, args: list, message: str) -> None:
+    from tests.conftest import make_cli
+
+    cli = make_cli(tmp_path)
+    for key in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "LIT2CODE_MODEL", "LIT2CODE_PRICES"):
+        cli.env.pop(key, None)
+    cli.env.update(env_extra)
+    proc = cli.run("run", str(DATA / "mini.jsonl"), "--planner", "llm", "--sandbox", "process", *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in " ".join(proc.stderr.split()), proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing started
