@@ -50,15 +50,26 @@ def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
     mod = plan.module_name
     names = {"module.py.j2": f"{mod}.py", "test_module.py.j2": f"test_{mod}.py", "README.md.j2": "README.md"}
     files: dict[str, str] = {}
+    # READMEs show slot code inline (in tables and sentences): one line each there, in full below.
+    readme_ctx = {**ctx, "slots": {k: " ".join(v.split())[:160] for k, v in ctx["slots"].items()}}
     for template, out in names.items():
         try:
-            files[out] = env.get_template(template).render(**ctx)
+            files[out] = env.get_template(template).render(**(readme_ctx if out == "README.md" else ctx))
         except TemplateError as exc:
             where = f"{family.path / template}"
             lineno = getattr(exc, "lineno", None)
             raise RenderError(
                 f"paper {paper.paper_id}: rendering {where}{f':{lineno}' if lineno else ''} failed: {exc}"
             ) from exc
+    written = {k: v for k, v in plan.slots.items() if k in family.slots and not family.llm_only}
+    if written:
+        blocks = "".join(f"\n`{k}`:\n\n```python\n{v.strip()}\n```\n" for k, v in sorted(written.items()))
+        files["README.md"] = (
+            files["README.md"].rstrip("\n")
+            + f"\n\n## Code written by the {plan.planner} planner\n\nThese template slots hold the planner's code "
+            + "instead of the family's default; the template's tests passed with it.\n"
+            + blocks
+        )
     files["__init__.py"] = (
         f'"""{plan.method_name}: {paper.title}"""\n\nfrom .{mod} import {plan.class_name}\n\n'
         f'__all__ = ["{plan.class_name}"]\n'

@@ -174,6 +174,7 @@ class GeneratedRepo:
                     "slug": plan_file.parent.name,
                     "module": plan.module_name,
                     "method": plan.method_name,
+                    "planner": plan.planner,
                 }
             )
         rows.sort(key=lambda r: r["paper_id"])
