@@ -214,12 +214,13 @@ async def test_a_broken_plan_answer_fails_only_its_paper(
     if reply.delay_s:
         monkeypatch.setenv("LIT2CODE_LLM_TIMEOUT", "0.5")
     stub.script(for_paper(SORA, "PlanAnswer", reply))
-    report = await run_llm(env, [SORA, QUANT])
+    report = await run_llm(env, [SORA, STUDY])
     bad = row(report, SORA)
     assert bad.status == status and reason in bad.reason, bad.reason
     assert bad.reason.startswith("model ") and "at plan" in bad.reason
     assert bad.llm.calls >= 2  # its triage and the plan call(s), all accounted
-    assert row(report, QUANT).status == "committed"
+    # The batch went on: the other paper got its own outcome (a skip: no sandbox time spent here).
+    assert row(report, STUDY).status == "skipped" and report.finished_at is not None
 
 
 async def test_a_refused_triage_fails_only_its_paper(env: Path, stub: ScriptedServer) -> None:
@@ -233,11 +234,11 @@ async def test_a_refused_triage_fails_only_its_paper(env: Path, stub: ScriptedSe
 async def test_file_paths_outside_the_package_are_refused(env: Path, stub: ScriptedServer, path: str) -> None:
     stub.script(generic_triage(SORA))
     stub.script(for_paper(SORA, "GenericPlanAnswer", generic_plan(SCALER, SCALER_TEST, module_path=path)))
-    report = await run_llm(env, [SORA, QUANT])
+    report = await run_llm(env, [SORA, STUDY])
     bad = row(report, SORA)
     assert bad.status == "failed" and "files.0.path" in bad.reason and path in bad.reason, bad.reason
     assert not (env / "outside.py").exists() and not (env.parent / "outside.py").exists()
-    assert row(report, QUANT).status == "committed"
+    assert row(report, STUDY).status == "skipped"
 
 
 async def test_a_generic_module_is_written_validated_and_committed(env: Path, stub: ScriptedServer) -> None:
@@ -276,13 +277,13 @@ async def test_slot_code_reaching_the_network_or_files_fails_static_checks(
             QUANT, "RepairAnswer", Reply.answer({"diagnosis": "same", "slots": [{"name": "round_fn", "code": code}]})
         )
     )
-    report = await run_llm(env, [QUANT, SORA])
+    report = await run_llm(env, [QUANT, STUDY])
     bad = row(report, QUANT)
     assert bad.status == "failed" and problem in bad.reason, bad.reason
     assert [v.stage for v in bad.validations] == ["static"] * 3  # the first try and two repairs
     assert len(stub.calls("RepairAnswer", bad.paper_id)) == 2
     assert not Path("/tmp/lit2code-escape").exists()
-    assert row(report, SORA).status == "committed"
+    assert row(report, STUDY).status == "skipped"
 
 
 def _quant_plan() -> dict:
