@@ -321,9 +321,10 @@ def _strip_fence(content: str) -> str:
 
 
 def _brief(exc: openai.APIStatusError) -> str:
+    """The server's own error message when its body has one (OpenAI: {"error": {"message": ...}})."""
     body = exc.body
     if isinstance(body, dict):
-        msg = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body, dict) else None
-        if msg:
-            return str(msg)[:300]
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        if inner.get("message"):
+            return str(inner["message"])[:300]
     return str(exc)[:300]
