@@ -252,6 +252,7 @@ def review(
                         "hyperparameters",
                         "options",
                         "not_implemented",
+                        "slots",
                     }
                 )
             )
