@@ -118,21 +118,6 @@ def write_workspace(rendered: RenderedModule, root: Path) -> Path:
     return pkg
 
 
-def validate(
-    rendered: RenderedModule,
-    sandbox: Sandbox,
-    attempt: int,
-    *,
-    timeout: float = 300.0,
-    memory: str = "4g",
-    gpu: GpuMode = "auto",
-) -> Validation:
-    problem = static_check(rendered)
-    if problem:
-        return static_failure(problem, sandbox, attempt)
-    return run_tests(rendered, sandbox, attempt, timeout=timeout, memory=memory, gpu=gpu)
-
-
 def static_failure(problem: str, sandbox: Sandbox, attempt: int) -> Validation:
     return Validation(attempt=attempt, ok=False, stage="static", backend=sandbox.name, error=problem)
 

@@ -83,10 +83,7 @@ class LLMPlanner(Planner):
         for name in slots:
             inferred[f"slot {name}"] = "model"
         return Plan(
-            paper_id=paper.paper_id,
-            paper_title=paper.title,
-            paper_url=paper.url,
-            family=family.id,
+            **_provenance(paper, family),
             method_name=ans.method_name,
             module_name=module_identifier(ans.module_name),
             class_name=class_identifier(ans.class_name),
@@ -125,10 +122,7 @@ class LLMPlanner(Planner):
         module_code = files[f"{ans.module_name}.py"]
         test_code = files[f"test_{ans.module_name}.py"]
         return Plan(
-            paper_id=paper.paper_id,
-            paper_title=paper.title,
-            paper_url=paper.url,
-            family=family.id,
+            **_provenance(paper, family),
             method_name=ans.method_name,
             module_name=ans.module_name,  # the test file imports it by this name: never rewritten
             class_name=ans.class_name,
@@ -176,6 +170,10 @@ class LLMPlanner(Planner):
 
     def budget_note(self) -> str | None:
         return self.client.budget.exceeded()
+
+
+def _provenance(paper: Paper, family: FamilySpec) -> dict:
+    return {"paper_id": paper.paper_id, "paper_title": paper.title, "paper_url": paper.url, "family": family.id}
 
 
 def _test_specs(test_code: str) -> list[TestSpec]:
