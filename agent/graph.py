@@ -124,23 +124,20 @@ async def _planner_call(svc: Services, state: PaperState, stage: str, fn: Any, *
     checkpointed with the paper (a resumed run does not count it again: the answer is then cached).
     """
     paper = state["paper"]
-    update: dict[str, Any] = {}
+    result, status, reason = None, None, ""
     try:
         result = await asyncio.to_thread(fn, *args)
     except BudgetExceeded:
-        result = None
-        update["outcome"] = "budget"
+        status, reason = "skipped", "budget"
     except LLMError as exc:
-        result = None
-        update["outcome"] = f"model {exc.kind} at {stage}: {exc}"
+        status, reason = "failed", f"model {exc.kind} at {stage}: {exc}"
+    update: dict[str, Any] = {}
     usage = svc.planner.take_usage(paper.paper_id)
     if usage.calls or usage.cached:
         update["llm"] = usage
         _emit(paper, stage, llm_total=svc.planner.total_usage().model_dump())
-    if "outcome" in update:
-        reason = update["outcome"]
-        status = "skipped" if reason == "budget" else "failed"
-        update["outcome"] = _outcome({**state, **update}, status, reason)
+    if status:
+        update["outcome"] = _outcome(state, status, reason)
     return result, update
 
 

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
+CREATE TABLE IF NOT EXISTS answers (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
     schema TEXT NOT NULL,
     content TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
     created_at TEXT NOT NULL DEFAULT (datetime('now'))
 )
 """
@@ -42,21 +40,19 @@ class ResponseCache:
         assert self.path is not None
         return sqlite3.connect(self.path, timeout=30)
 
-    def get(self, key: str) -> tuple[str, int, int] | None:
+    def get(self, key: str) -> str | None:
+        """The stored answer (its JSON text) for `key`, if any."""
         if self.path is None:
             return None
         with self._connect() as db:
-            row = db.execute(
-                "SELECT content, prompt_tokens, completion_tokens FROM responses WHERE key = ?", (key,)
-            ).fetchone()
-        return (row[0], int(row[1]), int(row[2])) if row else None
+            row = db.execute("SELECT content FROM answers WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
 
-    def put(self, key: str, model: str, schema: str, content: str, prompt_tokens: int, completion_tokens: int) -> None:
+    def put(self, key: str, model: str, schema: str, content: str) -> None:
         if self.path is None:
             return
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO responses (key, model, schema, content, prompt_tokens, completion_tokens)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (key, model, schema, content, prompt_tokens, completion_tokens),
+                "INSERT OR REPLACE INTO answers (key, model, schema, content) VALUES (?, ?, ?, ?)",
+                (key, model, schema, content),
             )

@@ -90,10 +90,10 @@ def _schema_text(schema: type[BaseModel]) -> str:
     return json.dumps(schema.model_json_schema(), sort_keys=True)
 
 
-def _first_error(exc: ValidationError | json.JSONDecodeError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+def _first_error(exc: ValidationError) -> str:
     errs = exc.errors()
+    if any(e["type"] == "json_invalid" for e in errs):
+        return "not valid JSON"
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errs[:3]]
     return f"not valid against the {exc.title} schema: " + "; ".join(parts)
 
@@ -134,7 +134,10 @@ class LLMClient:
                     self.budget.add(rec.get("cost_usd"), rec.get("prompt_tokens", 0) + rec.get("completion_tokens", 0))
 
     # -- accounting ----------------------------------------------------------------------------
-    def _record(self, rec: CallRecord) -> None:
+    def _record(self, rec: CallRecord, error: str | None = None) -> None:
+        """Count a call (or cache hit) for its paper, the run and the budget, and log it; `error` marks it failed."""
+        if error is not None:
+            rec.ok, rec.error = False, error
         delta = LLMUsage(
             calls=0 if rec.cached else 1,
             cached=1 if rec.cached else 0,
@@ -168,11 +171,11 @@ class LLMClient:
         hit = self.cache.get(key)
         if hit is not None:
             try:
-                answer = schema.model_validate_json(hit[0])
+                answer = schema.model_validate_json(hit)
             except ValidationError:
                 pass  # a schema changed since: ask again
             else:
-                self._record(CallRecord(paper_id, stage, self.model, hit[1], hit[2], cached=True, mode="cache"))
+                self._record(CallRecord(paper_id, stage, self.model, cached=True, mode="cache"))
                 return answer
         content, answer, error = self._call(paper_id, stage, messages, schema)
         if answer is None:
@@ -189,7 +192,7 @@ class LLMClient:
             content, answer, error2 = self._call(paper_id, f"{stage}-retry", retry, schema)
             if answer is None:
                 raise LLMError("invalid", f"model answer for {stage} is {error2} (after one corrective retry)")
-        self.cache.put(key, self.model, schema.__name__, _strip_fence(content), 0, 0)
+        self.cache.put(key, self.model, schema.__name__, _strip_fence(content))
         return answer
 
     def _call(
@@ -204,22 +207,22 @@ class LLMClient:
         try:
             completion = self._request(messages, schema)
         except openai.APIStatusError as exc:
-            rec.ok, rec.error, rec.latency_s = False, f"HTTP {exc.status_code}", time.monotonic() - t0
-            self._record(rec)
+            rec.latency_s = time.monotonic() - t0
+            self._record(rec, error=f"HTTP {exc.status_code}")
             raise LLMError(
                 "transport", f"model server answered HTTP {exc.status_code} for {stage}: {_brief(exc)}"
             ) from exc
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            rec.ok, rec.error, rec.latency_s = False, type(exc).__name__, time.monotonic() - t0
-            self._record(rec)
+            rec.latency_s = time.monotonic() - t0
+            self._record(rec, error=type(exc).__name__)
             raise LLMError(
                 "transport",
                 f"model server unreachable or too slow for {stage} after {self.settings.max_retries} retries "
                 f"({type(exc).__name__}: {exc}); check OPENAI_BASE_URL ({self.settings.base_url or 'default'})",
             ) from exc
         except (json.JSONDecodeError, openai.APIResponseValidationError) as exc:
-            rec.ok, rec.error, rec.latency_s = False, "malformed body", time.monotonic() - t0
-            self._record(rec)
+            rec.latency_s = time.monotonic() - t0
+            self._record(rec, error="malformed body")
             raise LLMError("transport", f"model server sent a malformed response body for {stage}: {exc}") from exc
         rec.latency_s = time.monotonic() - t0
         try:
@@ -228,8 +231,7 @@ class LLMClient:
             content = str(choice.message.content or "") if choice else ""
             refusal = getattr(choice.message, "refusal", None) if choice else None
         except (AttributeError, TypeError, IndexError) as exc:
-            rec.ok, rec.error = False, "malformed body"
-            self._record(rec)
+            self._record(rec, error="malformed body")
             raise LLMError("transport", f"model server sent a response that is not a chat completion ({exc})") from exc
         if usage is not None:
             rec.prompt_tokens, rec.completion_tokens = usage.prompt_tokens or 0, usage.completion_tokens or 0
@@ -239,8 +241,7 @@ class LLMClient:
         rec.cost_usd = cost_usd(self.price, rec.prompt_tokens, rec.completion_tokens)
 
         def fail(kind: str, message: str) -> LLMError:
-            rec.ok, rec.error = False, kind
-            self._record(rec)
+            self._record(rec, error=kind)
             return LLMError(kind, message)
 
         if refusal or (content and _REFUSAL.match(content) and not content.lstrip().startswith("{")):
@@ -254,17 +255,13 @@ class LLMClient:
         if len(content) > MAX_ANSWER_CHARS:
             raise fail("too_large", f"model answer for {stage} is {len(content)} characters; refusing to parse it")
         if not content.strip():
-            rec.ok, rec.error = False, "empty"
-            self._record(rec)
+            self._record(rec, error="empty")
             return content, None, "empty"
         try:
             answer = schema.model_validate_json(_strip_fence(content))
         except ValidationError as exc:
-            what = _first_error(exc) if exc.error_count() else "not valid"
-            if any(e["type"] == "json_invalid" for e in exc.errors()):
-                what = "not valid JSON"
-            rec.ok, rec.error = False, what[:200]
-            self._record(rec)
+            what = _first_error(exc)
+            self._record(rec, error=what[:200])
             return content, None, what
         self._record(rec)
         return content, answer, ""
