@@ -118,16 +118,18 @@ class GeneratedRepo:
     def find(self, paper_id: str) -> str | None:
         return self.committed().get(paper_id)
 
-    def plan_of(self, paper_id: str) -> Plan | None:
-        """The committed plan.json of a paper (its family, names and provenance), if any."""
+    def plans(self) -> Iterator[tuple[str, Plan]]:
+        """(slug, plan) of every paper package, from its plan.json."""
         for plan_file in sorted((self.path / "papers").glob("*/plan.json")):
             try:
                 plan = Plan.model_validate(json.loads(plan_file.read_text()))
             except (ValueError, OSError):
-                continue
-            if plan.paper_id == paper_id:
-                return plan
-        return None
+                continue  # a hand-edited or foreign folder: not ours
+            yield plan_file.parent.name, plan
+
+    def plan_of(self, paper_id: str) -> Plan | None:
+        """The committed plan.json of a paper (its family, names and provenance), if any."""
+        return next((plan for _, plan in self.plans() if plan.paper_id == paper_id), None)
 
     # -- writing -------------------------------------------------------------------------------
     def commit_paper(self, rendered: RenderedModule, plan: Plan, run_id: str, validation: Validation) -> str:
@@ -160,18 +162,14 @@ class GeneratedRepo:
 
     def _write_index(self) -> None:
         rows = []
-        for plan_file in sorted((self.path / "papers").glob("*/plan.json")):
-            try:
-                plan = Plan.model_validate(json.loads(plan_file.read_text()))
-            except (ValueError, OSError):
-                continue  # a hand-edited or foreign folder: not ours to index
+        for slug, plan in self.plans():
             rows.append(
                 {
                     "title": plan.paper_title or plan.method_name,
                     "url": plan.paper_url,
                     "paper_id": plan.paper_id,
                     "family": plan.family,
-                    "slug": plan_file.parent.name,
+                    "slug": slug,
                     "module": plan.module_name,
                     "method": plan.method_name,
                     "planner": plan.planner,
