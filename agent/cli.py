@@ -130,9 +130,7 @@ def _check_llm_settings(model: str | None) -> str:
 
 @app.command()
 def run(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="digest files: Daily Papers text, HF JSON, arXiv Atom, JSONL")
-    ],
+    inputs: Annotated[list[Path], typer.Argument(help="digest files: Daily Papers text, HF JSON, arXiv Atom, JSONL")],
     repo: Annotated[Path, typer.Option(help="the generated repository (created when missing)")] = Path(
         "runs/papers-impl"
     ),
@@ -141,9 +139,7 @@ def run(
     sandbox: Annotated[str, typer.Option(help="auto, docker or process")] = "auto",
     gpu: Annotated[str, typer.Option(help="auto, on or off")] = "auto",
     concurrency: Annotated[int, typer.Option(help="papers processed at once (default: CPU count)")] = 0,
-    interactive: Annotated[
-        bool, typer.Option(help="pause for a review of each plan and each result")
-    ] = False,
+    interactive: Annotated[bool, typer.Option(help="pause for a review of each plan and each result")] = False,
     timeout: Annotated[float, typer.Option(help="seconds allowed for one module's tests")] = 300.0,
     memory: Annotated[str, typer.Option(help="memory limit for one module's tests")] = "4g",
     max_repairs: Annotated[int, typer.Option(help="repair attempts per paper (llm planner)")] = 2,
@@ -155,9 +151,7 @@ def run(
     ] = None,
     cache: Annotated[bool, typer.Option(help="answer repeated model requests from the response cache")] = True,
     run_id: Annotated[str | None, typer.Option(help="name the run (default: a timestamp)")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="print report.json to stdout instead of a summary")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print report.json to stdout instead of a summary")] = False,
 ) -> None:
     """Process digests: triage, plan, render, validate and commit every paper."""
     if planner not in {"offline", "llm"}:
@@ -262,9 +256,7 @@ def review(
             if choice.startswith("q"):
                 break
             if choice.startswith("r"):
-                answers[iid] = ReviewAnswer(action="reject", feedback="rejected by reviewer").model_dump(
-                    mode="json"
-                )
+                answers[iid] = ReviewAnswer(action="reject", feedback="rejected by reviewer").model_dump(mode="json")
             elif choice.startswith("f"):
                 note = typer.prompt("feedback")
                 answers[iid] = ReviewAnswer(action="feedback", feedback=note).model_dump(mode="json")
@@ -287,9 +279,7 @@ def status(
         for rid in runs.list_runs():
             rep_file = runs.run_dir(rid) / "report.json"
             rep = json.loads(rep_file.read_text()) if rep_file.exists() else None
-            rows.append(
-                {"run_id": rid, "finished_at": rep and rep["finished_at"], "totals": rep and rep["totals"]}
-            )
+            rows.append({"run_id": rid, "finished_at": rep and rep["finished_at"], "totals": rep and rep["totals"]})
         if as_json:
             print(json.dumps(rows, indent=2))
             return

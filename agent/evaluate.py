@@ -48,9 +48,7 @@ def evaluate_triage(digests: list[Path], labels_file: Path) -> dict:
     return {
         "n": n,
         "accuracy": round(sum(p["correct"] for p in predictions) / n, 4) if n else 0.0,
-        "method_papers_correct": round(sum(p["correct"] for p in method) / len(method), 4)
-        if method
-        else None,
+        "method_papers_correct": round(sum(p["correct"] for p in method) / len(method), 4) if method else None,
         "skip_only_skipped": round(sum(p["predicted"] == "skip" for p in skip_only) / len(skip_only), 4)
         if skip_only
         else None,
@@ -68,8 +66,9 @@ def evaluate_report(report: dict, labels_file: Path) -> dict:
         acceptable = labels.get(digest.normalize_title(p["title"]))
         if p["status"] != "committed" or acceptable is None:
             continue
-        rows.append({"title": p["title"], "family": p["family"], "acceptable": acceptable,
-                     "correct": p["family"] in acceptable})
+        rows.append(
+            {"title": p["title"], "family": p["family"], "acceptable": acceptable, "correct": p["family"] in acceptable}
+        )
     return {
         "run_id": report["run_id"],
         "committed_labelled": len(rows),

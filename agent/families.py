@@ -31,6 +31,24 @@ class ParamSpec(BaseModel):
         description="regexes with one group that extract the value from an abstract",
     )
 
+    def parse(self, raw: str) -> ParamValue:
+        """`raw` as this parameter's type; ValueError (saying why) when it is not one or is out of range."""
+        value: ParamValue
+        if self.type == "int":
+            value = int(float(raw))
+        elif self.type == "float":
+            value = float(raw)
+        elif self.type == "bool":
+            value = raw.strip().lower() in {"1", "true", "yes"}
+        else:
+            value = raw
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            low = -float("inf") if self.min is None else self.min
+            high = float("inf") if self.max is None else self.max
+            if not low <= value <= high:
+                raise ValueError(f"{raw} is outside {low:g}..{high:g}")
+        return value
+
 
 class OptionSpec(BaseModel):
     description: str

@@ -290,9 +290,7 @@ async def commit_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     t0 = time.monotonic()
     _emit(paper, "commit")
     last = state["validations"][-1]
-    sha = await asyncio.to_thread(
-        svc.repo.commit_paper, state["rendered"], state["plan"], svc.config.run_id, last
-    )
+    sha = await asyncio.to_thread(svc.repo.commit_paper, state["rendered"], state["plan"], svc.config.run_id, last)
     timings = {"commit": round(time.monotonic() - t0, 3)}
     state = {**state, "timings": {**state.get("timings", {}), **timings}}
     return {
@@ -371,9 +369,7 @@ def paper_failed(state: PaperState, error: NodeError) -> dict:
     text = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else str(err)
     return {
         "outcomes": [
-            Outcome(
-                paper_id=paper.paper_id, title=paper.title, status="failed", reason=f"internal error: {text}"
-            )
+            Outcome(paper_id=paper.paper_id, title=paper.title, status="failed", reason=f"internal error: {text}")
         ]
     }
 

@@ -44,9 +44,7 @@ class RunProgress:
             self.progress.advance(self.task)
             if self.enabled and event["status"] in {"committed", "failed"}:
                 colour = "green" if event["status"] == "committed" else "red"
-                self.console.print(
-                    f"[{colour}]{event['status']:>9}[/] {event['paper_id']}  {event['title'][:70]}"
-                )
+                self.console.print(f"[{colour}]{event['status']:>9}[/] {event['paper_id']}  {event['title'][:70]}")
         elif "paper_id" in event:
             self.active[event["paper_id"]] = stage or ""
         if "llm_total" in event:

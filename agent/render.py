@@ -34,9 +34,7 @@ def template_context(plan: Plan, paper: Paper, family: FamilySpec) -> dict:
 def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
     for field in ("module_name", "class_name"):
         if not _IDENT.match(getattr(plan, field)):
-            raise RenderError(
-                f"paper {paper.paper_id}: plan.{field}={getattr(plan, field)!r} is not an identifier"
-            )
+            raise RenderError(f"paper {paper.paper_id}: plan.{field}={getattr(plan, field)!r} is not an identifier")
     if family.path is None:
         raise RenderError(f"family {family.id} has no template folder")
     env = Environment(

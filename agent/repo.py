@@ -51,9 +51,7 @@ class GeneratedRepo:
         if (self.path / ".git").exists():
             return git.Repo(self.path)
         if self.path.exists() and any(self.path.iterdir()):
-            raise RepoError(
-                f"{self.path} exists, is not empty and is not a git repository; pass another --repo"
-            )
+            raise RepoError(f"{self.path} exists, is not empty and is not a git repository; pass another --repo")
         self.path.mkdir(parents=True, exist_ok=True)
         repo = git.Repo.init(self.path, initial_branch="main")
         skeleton = templates_dir() / "repo"
@@ -105,9 +103,7 @@ class GeneratedRepo:
         if (self.path / ".git").exists():
             repo = git.Repo(self.path)
             if repo.head.is_valid():
-                out = repo.git.log(
-                    f"--format=%H%x00%(trailers:key={TRAILER_PAPER},valueonly,separator=%x01)%x1e"
-                )
+                out = repo.git.log(f"--format=%H%x00%(trailers:key={TRAILER_PAPER},valueonly,separator=%x01)%x1e")
                 for record in out.split("\x1e"):
                     sha, _, ids = record.strip().partition("\x00")
                     for pid in filter(None, (i.strip() for i in ids.split("\x01"))):

@@ -87,9 +87,7 @@ def parse_junit(xml: bytes) -> TestCounts:
         failures += int(s.get("failures", 0))
         errors += int(s.get("errors", 0))
         skipped += int(s.get("skipped", 0))
-    return TestCounts(
-        passed=tests - failures - errors - skipped, failed=failures, errors=errors, skipped=skipped
-    )
+    return TestCounts(passed=tests - failures - errors - skipped, failed=failures, errors=errors, skipped=skipped)
 
 
 def _trim(text: str, lines: int = 60) -> str:

@@ -50,7 +50,7 @@ class LoRALinear(nn.Module):
         return out
 '''
 
-TESTS = '''
+TESTS = """
 import torch
 from lora import LoRALinear
 
@@ -72,7 +72,7 @@ def test_merge_matches_forward():
     torch.nn.init.normal_(m.b)
     x = torch.randn(4, 16)
     assert torch.allclose(m.merged()(x), m(x), atol=1e-5)
-'''
+"""
 
 
 def main() -> int:
@@ -113,10 +113,13 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"median per validation over {args.runs} runs: docker {med['docker']:.3f} s, "
-              f"process {med['process']:.3f} s")
-        print(f"ratio docker/process: {figures['ratio']:.2f}x; docker overhead: {overhead:.3f} s per validation "
-              f"(target < {TARGET_OVERHEAD_S} s: {'met' if figures['within_target'] else 'MISSED'})")
+        print(
+            f"median per validation over {args.runs} runs: docker {med['docker']:.3f} s, process {med['process']:.3f} s"
+        )
+        print(
+            f"ratio docker/process: {figures['ratio']:.2f}x; docker overhead: {overhead:.3f} s per validation "
+            f"(target < {TARGET_OVERHEAD_S} s: {'met' if figures['within_target'] else 'MISSED'})"
+        )
     return 0
 
 

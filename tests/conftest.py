@@ -47,15 +47,27 @@ class CLI:
     env: dict[str, str]
 
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "agent", *args], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "agent", *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"lit2code {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
         return proc
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=self.cwd, env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "agent", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def report(self, run_id: str) -> dict:
         return json.loads((self.cwd / "runs" / run_id / "report.json").read_text())

@@ -135,15 +135,17 @@ def _tar(entries) -> bytes:
 
 
 def test_extract_collected_keeps_only_requested_regular_files():
-    data = _tar([
-        ("junit.xml", tarfile.REGTYPE, b"<ok/>"),
-        ("link.xml", tarfile.SYMTYPE, "/etc/passwd"),
-        ("hard.xml", tarfile.LNKTYPE, "junit.xml"),
-        ("../evil", tarfile.REGTYPE, b"x"),
-        ("/etc/evil", tarfile.REGTYPE, b"x"),
-        ("unasked.txt", tarfile.REGTYPE, b"x"),
-        ("big.bin", tarfile.REGTYPE, b"B" * 5000),
-    ])
+    data = _tar(
+        [
+            ("junit.xml", tarfile.REGTYPE, b"<ok/>"),
+            ("link.xml", tarfile.SYMTYPE, "/etc/passwd"),
+            ("hard.xml", tarfile.LNKTYPE, "junit.xml"),
+            ("../evil", tarfile.REGTYPE, b"x"),
+            ("/etc/evil", tarfile.REGTYPE, b"x"),
+            ("unasked.txt", tarfile.REGTYPE, b"x"),
+            ("big.bin", tarfile.REGTYPE, b"B" * 5000),
+        ]
+    )
     got = db.extract_collected(data, {"junit.xml", "link.xml", "hard.xml", "big.bin"}, cap=1000)
     assert got == {"junit.xml": b"<ok/>", "big.bin": b"B" * 1000}
     assert db.extract_collected(b"not a tar", {"x"}) == {}
@@ -208,12 +210,24 @@ def test_cli_exec_prints_the_contract(tmp_path, monkeypatch):
     (runtime / ".lit2code-complete").touch()
     monkeypatch.setenv("LIT2CODE_RUNTIME", str(runtime))
     (tmp_path / "ws").mkdir()
-    result = runner.invoke(sandbox_app, ["exec", "--workspace", str(tmp_path / "ws"), "--backend", "process",
-                                         "--", "sh", "-c", "echo hi; exit 3"])
+    result = runner.invoke(
+        sandbox_app,
+        ["exec", "--workspace", str(tmp_path / "ws"), "--backend", "process", "--", "sh", "-c", "echo hi; exit 3"],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert {"exit_code", "timed_out", "oom_killed", "duration_s", "stdout", "stderr", "stdout_truncated",
-            "backend", "image", "gpu"} <= set(out)
+    assert {
+        "exit_code",
+        "timed_out",
+        "oom_killed",
+        "duration_s",
+        "stdout",
+        "stderr",
+        "stdout_truncated",
+        "backend",
+        "image",
+        "gpu",
+    } <= set(out)
     assert out["exit_code"] == 3 and out["stdout"] == "hi\n" and out["backend"] == "process"
 
 
@@ -352,8 +366,22 @@ CASES = {
     "host_env": (60, "512m", ["-s"], []),
     "docker_socket": (60, "512m", [], []),
     "setuid_escalation": (60, "512m", [], []),
-    "copy_out_tricks": (60, "512m", [], ["ok.txt", "trap.xml", "linkdir/passwd", "sub/report.xml", "fifo",
-                                         "big.bin", "../etc/passwd", "/etc/passwd", "sub/../ok.txt"]),
+    "copy_out_tricks": (
+        60,
+        "512m",
+        [],
+        [
+            "ok.txt",
+            "trap.xml",
+            "linkdir/passwd",
+            "sub/report.xml",
+            "fifo",
+            "big.bin",
+            "../etc/passwd",
+            "/etc/passwd",
+            "sub/../ok.txt",
+        ],
+    ),
     "zombies": (60, "512m", [], []),
     "host_visibility": (60, "512m", [], []),
     "kill_everything": (60, "512m", [], []),
@@ -375,18 +403,29 @@ def test_hostile(case, sandbox, host_secret, tmp_path):
     ws.mkdir()
     shutil.copy(HOSTILE / f"{case}.py", ws / "test_case.py")
     (ws / "hostlink").symlink_to(canary)  # a host symlink: must not be followed into the sandbox
-    (ws / "params.json").write_text(json.dumps({
-        "host_canary": str(canary), "host_workspace": str(ws), "secret_name": SECRET_NAME,
-        "docker_host": _docker_host_address(sandbox),
-    }))
+    (ws / "params.json").write_text(
+        json.dumps(
+            {
+                "host_canary": str(canary),
+                "host_workspace": str(ws),
+                "secret_name": SECRET_NAME,
+                "docker_host": _docker_host_address(sandbox),
+            }
+        )
+    )
     ws_files = {p.name for p in ws.iterdir()}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     uid_before = _uid_pids(1000) - set(_docker_cgroup_pids())
 
     dockerd_before = _dockerd_rss_mib()
     with _Sampler() as host:
-        result, files = sandbox.exec(ws, _pytest_cmd(sandbox, *extra, "test_case.py"), timeout=timeout,
-                                     memory=memory, collect=collect + ["junit.xml"])
+        result, files = sandbox.exec(
+            ws,
+            _pytest_cmd(sandbox, *extra, "test_case.py"),
+            timeout=timeout,
+            memory=memory,
+            collect=collect + ["junit.xml"],
+        )
     output = result.stdout + result.stderr
 
     assert result.backend == "docker" and result.image and result.gpu is False
@@ -491,8 +530,9 @@ def test_gpu_auto_falls_back_and_on_fails_without_runtime(sandbox, tmp_path):
 
 @pytest.mark.docker
 def test_cli_exec_docker_json(sandbox, tmp_path):
-    result = runner.invoke(sandbox_app, ["exec", "--workspace", str(tmp_path), "--timeout", "30", "--",
-                                         "sh", "-c", "id -u; echo err >&2"])
+    result = runner.invoke(
+        sandbox_app, ["exec", "--workspace", str(tmp_path), "--timeout", "30", "--", "sh", "-c", "id -u; echo err >&2"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["stdout"] == "1000\n" and out["stderr"] == "err\n" and out["backend"] == "docker"

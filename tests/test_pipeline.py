@@ -22,7 +22,10 @@ def committed_ids(repo: Path, check: bool = True) -> list[str]:
     repository is still being created)."""
     out = subprocess.run(
         ["git", "log", "--format=%(trailers:key=Lit2code-Paper,valueonly)"],
-        cwd=repo, capture_output=True, text=True, check=check,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=check,
     ).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
 
@@ -84,8 +87,13 @@ def test_generated_repo_has_commits_trailers_index_and_passing_tests(baseline, r
             assert any(n.startswith("test_") and n.endswith(".py") for n in names)
     assert (repo / ".github" / "workflows" / "tests.yml").exists() and (repo / "pyproject.toml").exists()
     # The committed modules' tests pass outside the pipeline too.
-    proc = subprocess.run([runtime_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [runtime_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
@@ -111,8 +119,9 @@ def test_kill_and_resume_gives_the_same_commits(baseline, tmp_path: Path, kill_p
     expected = sorted(p["paper_id"] for p in report["papers"] if p["status"] == "committed")
     cli = make_cli(tmp_path)
     repo = tmp_path / "repo"
-    proc = cli.popen("run", str(MINI), "--repo", "repo", "--run-id", "crash", "--sandbox", "process",
-                     "--concurrency", "1")
+    proc = cli.popen(
+        "run", str(MINI), "--repo", "repo", "--run-id", "crash", "--sandbox", "process", "--concurrency", "1"
+    )
     ckpt = tmp_path / "runs" / "crash" / "checkpoints.sqlite"
 
     def reached() -> bool:

@@ -7,7 +7,8 @@ import pytest
 from agent import digest
 from agent.families import load_families
 from agent.models import Paper
-from agent.planners.offline import OfflinePlanner, class_identifier, method_name, module_identifier
+from agent.planners.naming import class_identifier, module_identifier
+from agent.planners.offline import OfflinePlanner, method_name
 from agent.render import render
 from tests.conftest import EXAMPLES
 
@@ -68,8 +69,11 @@ def test_surveys_and_studies_are_skipped_with_a_reason() -> None:
     )
     t = OfflinePlanner().triage(survey, families)
     assert t.family == "skip" and "survey" in t.reason.lower()
-    unrelated = Paper(paper_id="u-00000000", title="On the history of typewriters",
-                      abstract="We describe typewriters built between 1870 and 1920 and their keyboard layouts.")
+    unrelated = Paper(
+        paper_id="u-00000000",
+        title="On the history of typewriters",
+        abstract="We describe typewriters built between 1870 and 1920 and their keyboard layouts.",
+    )
     t = OfflinePlanner().triage(unrelated, families)
     assert t.family == "skip" and "no family" in t.reason
 

@@ -170,9 +170,23 @@ def test_rendered_code_is_lint_clean(family_id: str, tmp_path: Path) -> None:
             if name.endswith(".py"):
                 (folder / name).write_text(text)
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--line-length", "110",
-         "--select", "E,F,W,I,B,UP,SIM", "--output-format", "concise", str(tmp_path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--line-length",
+            "110",
+            "--select",
+            "E,F,W,I,B,UP,SIM",
+            "--output-format",
+            "concise",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
 
@@ -187,9 +201,7 @@ def _write_package(root: Path, plan: Plan, paper: Paper, spec: FamilySpec) -> st
 
 
 @pytest.mark.parametrize("family_id", FAMILIES)
-def test_rendered_tests_pass_for_every_option_combination(
-    family_id: str, runtime_python: str, tmp_path: Path
-) -> None:
+def test_rendered_tests_pass_for_every_option_combination(family_id: str, runtime_python: str, tmp_path: Path) -> None:
     """Each combination (and the alternative hyper-parameters) is one package of a generated repo."""
     spec = family(family_id)
     (tmp_path / "papers").mkdir()
@@ -202,9 +214,22 @@ def test_rendered_tests_pass_for_every_option_combination(
         cases[_write_package(tmp_path, plan, paper, spec)] = (options, hp)
     report = tmp_path / "junit.xml"
     proc = subprocess.run(
-        [runtime_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
-         f"--junitxml={report}", "papers"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [
+            runtime_python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            f"--junitxml={report}",
+            "papers",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

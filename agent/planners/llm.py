@@ -23,7 +23,7 @@ from agent.llm.client import Budget, LLMClient
 from agent.llm.settings import LLMSettings
 from agent.models import LLMUsage, Paper, Plan, RenderedModule, TestSpec, Triage, Validation
 from agent.planners.base import Planner
-from agent.planners.offline import _coerce, class_identifier, module_identifier
+from agent.planners.naming import class_identifier, module_identifier
 
 GENERIC = "generic"
 
@@ -66,13 +66,9 @@ class LLMPlanner(Planner):
             if setting is None:
                 continue
             try:
-                value = _coerce(setting.value, spec.type)
-            except ValueError:
-                inferred[pname] = f"family default (model's {setting.value!r} is not a {spec.type})"
-                continue
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if numeric and ((spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max)):
-                inferred[pname] = f"family default (model's {setting.value} is outside {spec.min:g}..{spec.max:g})"
+                value = spec.parse(setting.value)
+            except ValueError as exc:
+                inferred[pname] = f"family default (model's {setting.value!r} is not a usable {spec.type}: {exc})"
                 continue
             hyper[pname] = value
             inferred[pname] = f"model, from the abstract: '{setting.evidence[:160]}'"

@@ -7,12 +7,12 @@ name from the title or abstract, numbers the abstract states, and the options it
 
 from __future__ import annotations
 
-import keyword
 import re
 
 from agent.families import FamilySpec
 from agent.models import Paper, Plan, TestSpec, Triage
 from agent.planners.base import Planner
+from agent.planners.naming import class_identifier, module_identifier
 
 STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 3.0
 MIN_SCORE = 4.0  # and at least one strong cue: supporting words alone never choose a family
@@ -135,9 +135,7 @@ _NAME_AFTER_VERB = re.compile(
     r"\b(?:propose|introduce|present|call|coined|named|dubbed|termed|called)\b[^.]{0,120}?"
     r"\(([A-Za-z][A-Za-z0-9\-+]*[A-Z0-9][A-Za-z0-9\-+]*)\)"
 )
-_COINED = re.compile(
-    r"\b(?:coined|dubbed|named|called|termed)\s+([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)\b"
-)
+_COINED = re.compile(r"\b(?:coined|dubbed|named|called|termed)\s+([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)\b")
 _PAREN_ACRONYM = re.compile(r"\(([A-Za-z][A-Za-z0-9\-+]*[A-Z][A-Za-z0-9\-+]*)\)")
 
 
@@ -204,33 +202,6 @@ def method_name(paper: Paper) -> tuple[str | None, str]:
     return None, "family default"
 
 
-def class_identifier(name: str) -> str:
-    parts = re.split(r"[^A-Za-z0-9]+", name)
-    ident = "".join(p[:1].upper() + p[1:] for p in parts if p)
-    if not ident or ident[0].isdigit():
-        ident = "M" + ident
-    return ident
-
-
-def module_identifier(name: str) -> str:
-    snake = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "method"
-    if snake[0].isdigit():
-        snake = "m_" + snake
-    if keyword.iskeyword(snake) or snake in {"torch", "test", "math", "typing", "papers", "conftest"}:
-        snake += "_method"
-    return snake
-
-
-def _coerce(value: str, typ: str) -> int | float | bool | str:
-    if typ == "int":
-        return int(float(value))
-    if typ == "float":
-        return float(value)
-    if typ == "bool":
-        return value.lower() in {"1", "true", "yes"}
-    return value
-
-
 class OfflinePlanner(Planner):
     name = "offline"
 
@@ -281,18 +252,9 @@ class OfflinePlanner(Planner):
                 if not m:
                     continue
                 try:
-                    value = _coerce(m.group(1), spec.type)
+                    value = spec.parse(m.group(1))
                 except (ValueError, IndexError):
-                    continue
-                if (
-                    isinstance(value, int | float)
-                    and not isinstance(value, bool)
-                    and (
-                        (spec.min is not None and value < spec.min)
-                        or (spec.max is not None and value > spec.max)
-                    )
-                ):
-                    continue  # a number outside the plausible range is about something else
+                    continue  # not a value, or a number outside the plausible range: about something else
                 found = (value, m.group(0))
                 break
             if found:

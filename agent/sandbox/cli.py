@@ -56,8 +56,9 @@ def build(
     client = _docker_client()
     started = time.monotonic()
     try:
-        tag = build_image(client, offline=offline, gpu=gpu, base=base, force=force,
-                          log=lambda msg: typer.echo(msg, err=True))
+        tag = build_image(
+            client, offline=offline, gpu=gpu, base=base, force=force, log=lambda msg: typer.echo(msg, err=True)
+        )
     except SandboxError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"{tag} ready ({time.monotonic() - started:.0f} s)", err=True)
@@ -139,37 +140,61 @@ def doctor() -> None:
         version = client.version()
         line(True, f"Docker daemon reachable (server {version.get('Version', '?')}, API {version.get('ApiVersion')})")
     except Exception as exc:
-        line(False, f"Docker daemon not reachable ({exc})",
-             "install it (`apt-get install docker.io`), start it (`dockerd &` or `systemctl start docker`), "
-             "and make sure this user may use /var/run/docker.sock (or set DOCKER_HOST)")
-        line(shutil.which("mmdebstrap") is not None, "mmdebstrap present (for `sandbox build --offline`)",
-             "apt-get install mmdebstrap")
+        line(
+            False,
+            f"Docker daemon not reachable ({exc})",
+            "install it (`apt-get install docker.io`), start it (`dockerd &` or `systemctl start docker`), "
+            "and make sure this user may use /var/run/docker.sock (or set DOCKER_HOST)",
+        )
+        line(
+            shutil.which("mmdebstrap") is not None,
+            "mmdebstrap present (for `sandbox build --offline`)",
+            "apt-get install mmdebstrap",
+        )
         raise typer.Exit(1) from None
     info = client.info()
     warnings = [w for w in info.get("Warnings") or [] if "limit" in w.lower() or "swap" in w.lower()]
-    line(not warnings, "the daemon enforces memory and swap limits" + (f": {'; '.join(warnings)}" if warnings else ""),
-         "enable cgroup memory/swap accounting on the host kernel")
+    line(
+        not warnings,
+        "the daemon enforces memory and swap limits" + (f": {'; '.join(warnings)}" if warnings else ""),
+        "enable cgroup memory/swap accounting on the host kernel",
+    )
     sandbox = db.DockerSandbox(client=client)
     cpu_tag = image_tag(False)
     has_cpu = sandbox.has_image(cpu_tag)
     ok &= has_cpu
-    line(has_cpu, f"sandbox image {cpu_tag} {'built' if has_cpu else 'missing'}",
-         "lit2code sandbox build --offline   (or without --offline where a registry is reachable)")
+    line(
+        has_cpu,
+        f"sandbox image {cpu_tag} {'built' if has_cpu else 'missing'}",
+        "lit2code sandbox build --offline   (or without --offline where a registry is reachable)",
+    )
     if has_cpu:
         ok &= _smoke(sandbox, line)
     runtime = sandbox.gpu_runtime()
-    line(runtime, "nvidia runtime " + ("present: --gpu auto/on can use the GPU" if runtime
-                                       else "absent: --gpu auto runs on CPU, --gpu on fails"), db.NVIDIA_HINT,
-         optional=True)
+    line(
+        runtime,
+        "nvidia runtime "
+        + ("present: --gpu auto/on can use the GPU" if runtime else "absent: --gpu auto runs on CPU, --gpu on fails"),
+        db.NVIDIA_HINT,
+        optional=True,
+    )
     if runtime:
         gpu_tag = image_tag(True)
-        line(sandbox.has_image(gpu_tag), f"GPU image {gpu_tag}", "lit2code sandbox build --gpu [--offline]",
-             optional=True)
-    leftovers = [c for c in client.containers.list(all=True, filters={"label": db.LABEL})
-                 if not db.owner_alive(c.labels)]
+        line(
+            sandbox.has_image(gpu_tag),
+            f"GPU image {gpu_tag}",
+            "lit2code sandbox build --gpu [--offline]",
+            optional=True,
+        )
+    leftovers = [
+        c for c in client.containers.list(all=True, filters={"label": db.LABEL}) if not db.owner_alive(c.labels)
+    ]
     line(not leftovers, f"{len(leftovers)} leftover sandbox container(s) from crashed runs", "lit2code sandbox prune")
-    line(shutil.which("mmdebstrap") is not None, "mmdebstrap present (for `sandbox build --offline`)",
-         "apt-get install mmdebstrap")
+    line(
+        shutil.which("mmdebstrap") is not None,
+        "mmdebstrap present (for `sandbox build --offline`)",
+        "apt-get install mmdebstrap",
+    )
     raise typer.Exit(0 if ok else 1)
 
 
@@ -177,15 +202,19 @@ def _smoke(sandbox, line) -> bool:
     """Run one trivial command through the full hardened path: proves the protections are accepted."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            result, _ = sandbox.exec(Path(tmp), [sandbox.python(), "-c", "import torch, pytest; print('ok')"],
-                                     timeout=60, memory="1g")
+            result, _ = sandbox.exec(
+                Path(tmp), [sandbox.python(), "-c", "import torch, pytest; print('ok')"], timeout=60, memory="1g"
+            )
         except SandboxError as exc:
             line(False, f"a hardened container does not start: {exc}", "see the message; `docker info` may help")
             return False
     good = result.exit_code == 0 and "ok" in result.stdout
-    line(good, f"a hardened container runs torch and pytest ({result.duration_s:.2f} s)"
-         + ("" if good else f": exit {result.exit_code}: {result.stderr.strip()[-200:]}"),
-         "rebuild the image: lit2code sandbox build --offline --force")
+    line(
+        good,
+        f"a hardened container runs torch and pytest ({result.duration_s:.2f} s)"
+        + ("" if good else f": exit {result.exit_code}: {result.stderr.strip()[-200:]}"),
+        "rebuild the image: lit2code sandbox build --offline --force",
+    )
     return good
 
 

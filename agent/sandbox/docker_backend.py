@@ -127,8 +127,10 @@ def resolve_gpu(mode: GpuMode, runtime_ok: bool, gpu_image_ok: bool) -> tuple[bo
         return False, "gpu off: ran on CPU"
     if not runtime_ok:
         if mode == "on":
-            raise SandboxError(f"--gpu on: the Docker daemon has no nvidia runtime; {NVIDIA_HINT}; "
-                               "or pass --gpu auto to fall back to CPU")
+            raise SandboxError(
+                f"--gpu on: the Docker daemon has no nvidia runtime; {NVIDIA_HINT}; "
+                "or pass --gpu auto to fall back to CPU"
+            )
         return False, "no nvidia runtime: ran on CPU"
     if not gpu_image_ok:
         if mode == "on":
@@ -350,8 +352,9 @@ class DockerSandbox(Sandbox):
     name = "docker"
     _pruned_at_startup = False  # once per process: reap what a crashed earlier run left behind
 
-    def __init__(self, client=None, image: str | None = None, gpu_image: str | None = None,
-                 cpus: float | None = None) -> None:
+    def __init__(
+        self, client=None, image: str | None = None, gpu_image: str | None = None, cpus: float | None = None
+    ) -> None:
         self._client = client
         self._image = image
         self._gpu_image = gpu_image
@@ -423,8 +426,9 @@ class DockerSandbox(Sandbox):
                 f"the sandbox image {tag} is not built: run `lit2code sandbox build --offline` "
                 "(or without --offline where a registry is reachable); `lit2code sandbox doctor` checks the setup"
             )
-        kwargs = container_kwargs(image=tag, memory=memory, timeout=timeout, gpu=use_gpu, cpus=self.cpus,
-                                  labels=owner_labels(timeout))
+        kwargs = container_kwargs(
+            image=tag, memory=memory, timeout=timeout, gpu=use_gpu, cpus=self.cpus, labels=owner_labels(timeout)
+        )
         return kwargs, use_gpu, note
 
     def exec(

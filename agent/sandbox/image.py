@@ -57,6 +57,7 @@ def variant_requirements(text: str, gpu: bool) -> str:
     CPU: `torch==X` becomes `torch==X+cpu`, which only the CPU wheel satisfies (never the multi-GB CUDA
     build). GPU: `torch===X` (arbitrary equality) excludes the local `+cpu` wheel a find-links folder may hold.
     """
+
     def pin(m: re.Match[str]) -> str:
         version = m.group(2)
         if gpu:
@@ -107,11 +108,26 @@ def make_wheelhouse(gpu: bool, log: Log = _stderr) -> Path:
     req.write_text(variant_requirements(requirements_file().read_text(), gpu))
     arch = platform.machine()
     cmd = [
-        sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
-        "-r", str(req), "--only-binary=:all:", "-d", str(target / "wheels"),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--disable-pip-version-check",
+        "-r",
+        str(req),
+        "--only-binary=:all:",
+        "-d",
+        str(target / "wheels"),
         # The image's interpreter, not necessarily the host's.
-        "--python-version", PYTHON_VERSION, "--implementation", "cp", "--abi", "cp" + PYTHON_VERSION.replace(".", ""),
-        "--platform", f"manylinux_2_28_{arch}",
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp" + PYTHON_VERSION.replace(".", ""),
+        "--platform",
+        f"manylinux_2_28_{arch}",
     ]
     log(f"Downloading the sandbox's wheels into {target} ...")
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -127,8 +143,11 @@ def make_wheelhouse(gpu: bool, log: Log = _stderr) -> Path:
 
 def host_apt_sources() -> list[str]:
     """This machine's apt source files that serve the suite (passed to mmdebstrap as MIRROR files)."""
-    found = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list")),
-             *sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))]
+    found = [
+        "/etc/apt/sources.list",
+        *sorted(glob.glob("/etc/apt/sources.list.d/*.list")),
+        *sorted(glob.glob("/etc/apt/sources.list.d/*.sources")),
+    ]
     keep = []
     for name in found:
         try:
@@ -158,12 +177,17 @@ def build_offline_base(client, log: Log = _stderr) -> str:
     with tempfile.TemporaryDirectory(prefix="lit2code-base-") as tmp:
         tarball = Path(tmp) / "base.tar"
         cmd = [
-            "mmdebstrap", "--variant=apt", f"--include={MMDEBSTRAP_INCLUDE}",
+            "mmdebstrap",
+            "--variant=apt",
+            f"--include={MMDEBSTRAP_INCLUDE}",
             # Snapshot mirrors carry expired Release dates; docs and locales are dead weight in a sandbox.
-            "--aptopt=Acquire::Check-Valid-Until \"false\"",
-            "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+            '--aptopt=Acquire::Check-Valid-Until "false"',
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
             "--dpkgopt=path-exclude=/usr/share/locale/*",
-            SUITE, str(tarball), *host_apt_sources(),
+            SUITE,
+            str(tarball),
+            *host_apt_sources(),
         ]
         log(f"Building the base {tag} with mmdebstrap from this machine's apt sources ...")
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -190,8 +214,13 @@ def _image_exists(client, tag: str) -> bool:
 
 
 def build_image(
-    client=None, *, offline: bool = False, gpu: bool = False, base: str | None = None,
-    force: bool = False, log: Log = _stderr,
+    client=None,
+    *,
+    offline: bool = False,
+    gpu: bool = False,
+    base: str | None = None,
+    force: bool = False,
+    log: Log = _stderr,
 ) -> str:
     """Build (or find) the sandbox image; returns its tag."""
     import docker
@@ -217,7 +246,12 @@ def build_image(
         log(f"Building {tag} on {base} ...")
         try:
             stream = client.api.build(
-                path=ctx, tag=tag, buildargs={"BASE_IMAGE": base}, rm=True, forcerm=True, decode=True,
+                path=ctx,
+                tag=tag,
+                buildargs={"BASE_IMAGE": base},
+                rm=True,
+                forcerm=True,
+                decode=True,
                 labels={LABEL_HASH: inputs_hash(gpu), LABEL_BASE: base, "lit2code": "1"},
             )
             for chunk in stream:

@@ -135,11 +135,7 @@ class ProcessSandbox(Sandbox):
             for rel in collect or []:
                 target = (work / rel).resolve()
                 # Read back only regular files inside the workspace: no symlink or '..' escapes.
-                if (
-                    target.is_relative_to(work.resolve())
-                    and target.is_file()
-                    and not (work / rel).is_symlink()
-                ):
+                if target.is_relative_to(work.resolve()) and target.is_file() and not (work / rel).is_symlink():
                     files[rel] = target.read_bytes()[:OUTPUT_CAP_BYTES]
         result = SandboxResult(
             exit_code=-9 if timed_out else proc.returncode,

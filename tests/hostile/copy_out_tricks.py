@@ -11,7 +11,6 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
 
-
 def test_plant_traps():
     assert not os.path.lexists("hostlink")  # the host workspace's symlink was not copied in
     open("ok.txt", "w").write("fine")

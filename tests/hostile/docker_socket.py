@@ -10,8 +10,12 @@ import pytest
 if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the docker sandbox
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
-SOCKETS = ["/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
-           "/var/run/containerd/containerd.sock"]
+SOCKETS = [
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+]
 
 
 def test_no_docker_socket():

@@ -10,7 +10,6 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
 
-
 def test_private_pid_namespace():
     pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     assert len(pids) < 20

@@ -11,7 +11,6 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
 
-
 def test_no_network_at_all():
     interfaces = sorted(os.listdir("/sys/class/net"))
     assert interfaces == ["lo"], f"network present: {interfaces}"  # refuse to send a single packet

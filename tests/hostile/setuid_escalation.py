@@ -13,7 +13,6 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
 
-
 def status(key):
     return next(line.split()[1] for line in open("/proc/self/status") if line.startswith(key + ":"))
 
@@ -41,8 +40,12 @@ def test_no_setuid_binaries():
 def test_escalation_fails():
     with pytest.raises(PermissionError):
         os.setuid(0)
-    for cmd in (["su", "-c", "id", "root"], ["mount", "-t", "tmpfs", "none", "/tmp"],
-                ["unshare", "-r", "id", "-u"], ["chroot", "/", "id"]):
+    for cmd in (
+        ["su", "-c", "id", "root"],
+        ["mount", "-t", "tmpfs", "none", "/tmp"],
+        ["unshare", "-r", "id", "-u"],
+        ["chroot", "/", "id"],
+    ):
         if shutil.which(cmd[0]):
             done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
             assert done.returncode != 0, cmd

@@ -13,7 +13,7 @@ import pytest
 if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the docker sandbox
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
-DAEMON = '''
+DAEMON = """
 import os, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -23,7 +23,7 @@ os.setsid()
 while True:
     print("still here", flush=True)
     time.sleep(0.5)
-'''
+"""
 
 
 def test_leave_daemon_behind():

@@ -11,6 +11,5 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
 
-
 def test_sleep():
     time.sleep(300)

@@ -16,8 +16,13 @@ PARAMS = json.load(open("params.json"))
 def test_escape_workspace():
     open("inside.txt", "w").write("the workspace itself is writable")
     escaped = []
-    for target in ["../escape.txt", "/workspace/../escape.txt", "../../../../tmp/../escape.txt",
-                   PARAMS["host_canary"], PARAMS["host_workspace"] + "/planted.txt"]:
+    for target in [
+        "../escape.txt",
+        "/workspace/../escape.txt",
+        "../../../../tmp/../escape.txt",
+        PARAMS["host_canary"],
+        PARAMS["host_workspace"] + "/planted.txt",
+    ]:
         try:
             with open(target, "w") as fh:
                 fh.write("escaped")

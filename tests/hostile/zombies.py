@@ -11,7 +11,6 @@ if not os.path.exists("/.dockerenv"):  # hostile data: only ever inside the dock
     pytest.skip("hostile case: runs only inside the docker sandbox", allow_module_level=True)
 
 
-
 def zombies(ppid=None):
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
