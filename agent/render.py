@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 
-from agent.families import FamilySpec
+from agent.families import FamilySpec, templates_dir
 from agent.models import Paper, Plan, RenderedModule
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -24,11 +25,31 @@ def paper_slug(paper_id: str, module_name: str) -> str:
     return f"{module_name}_{tail}"
 
 
+SHARED = "_shared"  # templates/_shared/: macros, test helpers and the README base every family uses
+
+
 def template_context(plan: Plan, paper: Paper, family: FamilySpec) -> dict:
     hp = {**family.defaults(), **plan.hyperparameters}
     opt = {name: name in plan.options for name in family.options}
     slots = {name: s.default for name, s in family.slots.items()} | plan.slots
-    return {"plan": plan, "paper": paper, "family": family, "hp": hp, "opt": opt, "slots": slots}
+    slug = paper_slug(paper.paper_id, plan.module_name)
+    return {"plan": plan, "paper": paper, "family": family, "hp": hp, "opt": opt, "slots": slots, "slug": slug}
+
+
+def environment(family_path: Path) -> Environment:
+    """A family's own folder first, then the shared folder under the `_shared/` prefix; nothing else."""
+    return Environment(
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(str(family_path)),
+                PrefixLoader({SHARED: FileSystemLoader(str(templates_dir() / SHARED))}),
+            ]
+        ),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
@@ -37,13 +58,7 @@ def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
             raise RenderError(f"paper {paper.paper_id}: plan.{field}={getattr(plan, field)!r} is not an identifier")
     if family.path is None:
         raise RenderError(f"family {family.id} has no template folder")
-    env = Environment(
-        loader=FileSystemLoader(str(family.path)),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment(family.path)
     ctx = template_context(plan, paper, family)
     mod = plan.module_name
     names = {"module.py.j2": f"{mod}.py", "test_module.py.j2": f"test_{mod}.py", "README.md.j2": "README.md"}
@@ -73,4 +88,4 @@ def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
         f'__all__ = ["{plan.class_name}"]\n'
     )
     files["plan.json"] = json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
-    return RenderedModule(slug=paper_slug(paper.paper_id, mod), files=files)
+    return RenderedModule(slug=ctx["slug"], files=files)
