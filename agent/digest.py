@@ -360,12 +360,17 @@ def _json_item_lines(text: str) -> list[int]:
     """The line each top-level element of a (valid) JSON list starts on, for error messages and `source`."""
     decoder = json.JSONDecoder()
     whitespace = re.compile(r"[\s,]*")
-    pos = whitespace.match(text, text.index("[") + 1).end()
+
+    def skip(pos: int) -> int:
+        m = whitespace.match(text, pos)  # only optional parts: it always matches
+        return m.end() if m else pos
+
+    pos = skip(text.index("[") + 1)
     lines = []
     while pos < len(text) and text[pos] != "]":
         lines.append(_line_at(text, pos))
         _, pos = decoder.raw_decode(text, pos)
-        pos = whitespace.match(text, pos).end()
+        pos = skip(pos)
     return lines
 
 

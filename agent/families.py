@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,14 +9,9 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.models import ParamValue, TestSpec
+from agent.settings import templates_dir
 
 TEMPLATE_FILES = ("module.py.j2", "test_module.py.j2", "README.md.j2")
-
-
-def templates_dir() -> Path:
-    """templates/ of the checkout (override with LIT2CODE_TEMPLATES)."""
-    env = os.environ.get("LIT2CODE_TEMPLATES")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "templates"
 
 
 class ParamSpec(BaseModel):

@@ -6,12 +6,17 @@ these models; `agent.checkpoint` registers them with the checkpoint serializer.
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from collections.abc import Callable
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from agent.registry import PLANNERS, SANDBOXES
 
 Status = Literal["committed", "skipped", "failed", "rejected", "pending_review"]
 ParamValue = int | float | bool | str
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 
 class Paper(BaseModel):
@@ -171,23 +176,40 @@ class ReviewAnswer(BaseModel):
     feedback: str | None = None
 
 
-class RunConfig(BaseModel):
-    """Everything a run needs to be resumed; saved as runs/RUN_ID/config.json."""
+def _cpu_count() -> int:
+    return max(1, os.cpu_count() or 2)
 
-    run_id: str
+
+def _known(registry: dict[str, object], kind: str, extra: tuple[str, ...] = ()) -> Callable[[str], str]:
+    def check(name: str) -> str:
+        if name not in registry and name not in extra:
+            raise ValueError(f"unknown {kind} {name!r}; use one of {', '.join((*extra, *registry))}")
+        return name
+
+    return check
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs to be resumed; saved as runs/RUN_ID/config.json.
+
+    The one owner of run options' defaults and bounds: the CLI and the server pass only what a user set.
+    """
+
+    run_id: str = Field(pattern=RUN_ID_PATTERN, description="names the run folder: letters, digits, '.', '_', '-'")
     inputs: list[str]
     repo: str
-    planner: Literal["offline", "llm"] = "offline"
+    planner: Annotated[str, AfterValidator(_known(PLANNERS, "planner"))] = "offline"
     model: str | None = None
-    sandbox: str = "process"
+    # `auto` is resolved to a backend when the run is created (agent.sandbox.select); config.json keeps the result.
+    sandbox: Annotated[str, AfterValidator(_known(SANDBOXES, "sandbox backend", ("auto",)))] = "auto"
     gpu: Literal["auto", "on", "off"] = "auto"
-    timeout_s: float = 300.0
-    memory: str = "4g"
-    concurrency: int = 2
+    timeout_s: float = Field(default=300.0, gt=0, le=24 * 3600, description="seconds for one module's tests")
+    memory: str = Field(default="4g", pattern=r"^\d+(\.\d+)?[kmgKMG]?$", description="e.g. 512m, 4g")
+    concurrency: int = Field(default_factory=_cpu_count, ge=1, le=64, description="papers processed at once")
     interactive: bool = False
-    max_repairs: int = 2
-    max_cost: float | None = Field(default=None, description="USD; no new model call once spent")
-    max_tokens: int | None = Field(default=None, description="prompt + completion tokens; no new call once spent")
+    max_repairs: int = Field(default=2, ge=0, le=10)
+    max_cost: float | None = Field(default=None, ge=0, description="USD; no new model call once spent")
+    max_tokens: int | None = Field(default=None, ge=0, description="prompt + completion tokens; no new call once spent")
     cache: bool = Field(default=True, description="use the model response cache")
 
 
@@ -201,7 +223,7 @@ class Totals(BaseModel):
 
 
 class Report(BaseModel):
-    """runs/RUN_ID/report.json, per DESIGN.md's contract."""
+    """runs/RUN_ID/report.json: a stable contract that other tools read (see the README)."""
 
     run_id: str
     inputs: list[str]

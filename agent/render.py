@@ -8,8 +8,9 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 
-from agent.families import FamilySpec, templates_dir
+from agent.families import FamilySpec
 from agent.models import Paper, Plan, RenderedModule
+from agent.settings import templates_dir
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import git
 from jinja2 import Environment, FileSystemLoader
 
-from agent.families import templates_dir
 from agent.models import Plan, RenderedModule, Validation
+from agent.settings import templates_dir
 
 AUTHOR = "lit2code"
 EMAIL = "lit2code@users.noreply.github.com"
@@ -171,7 +171,7 @@ class GeneratedRepo:
                     "planner": plan.planner,
                 }
             )
-        rows.sort(key=lambda r: r["paper_id"])
+        rows.sort(key=lambda r: r["paper_id"] or "")
         env = Environment(
             loader=FileSystemLoader(str(templates_dir() / "repo")),
             keep_trailing_newline=True,

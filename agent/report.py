@@ -1,4 +1,4 @@
-"""runs/RUN_ID/report.json (the contract in DESIGN.md) and report.md (the same, for people)."""
+"""runs/RUN_ID/report.json (the contract the README documents) and report.md (the same, for people)."""
 
 from __future__ import annotations
 

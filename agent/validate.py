@@ -60,6 +60,7 @@ def static_check(rendered: RenderedModule) -> str | None:
         except SyntaxError as exc:
             return f"{rendered.slug}/{name}:{exc.lineno}: syntax error: {exc.msg}"
         for node in ast.walk(tree):
+            line = getattr(node, "lineno", 0)  # statements and expressions have one; the module does not
             mods: list[str] = []
             if isinstance(node, ast.Import):
                 mods = [a.name for a in node.names]
@@ -67,14 +68,14 @@ def static_check(rendered: RenderedModule) -> str | None:
                 mods = [node.module]
             for mod in mods:
                 if mod.split(".")[0] not in ALLOWED_IMPORTS:
-                    return f"{rendered.slug}/{name}:{node.lineno}: import of {mod!r} is not allowed in generated code"
+                    return f"{rendered.slug}/{name}:{line}: import of {mod!r} is not allowed in generated code"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
-                where = f"{rendered.slug}/{name}:{node.lineno}"
+                where = f"{rendered.slug}/{name}:{line}"
                 return f"{where}: call of {node.func.id}() is not allowed in generated code"
             if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
-                return f"{rendered.slug}/{name}:{node.lineno}: use of {node.attr} is not allowed in generated code"
+                return f"{rendered.slug}/{name}:{line}: use of {node.attr} is not allowed in generated code"
             if isinstance(node, ast.Name) and node.id in FORBIDDEN_ATTRS:
-                return f"{rendered.slug}/{name}:{node.lineno}: use of {node.id} is not allowed in generated code"
+                return f"{rendered.slug}/{name}:{line}: use of {node.id} is not allowed in generated code"
     return None
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.registry import SANDBOXES  # noqa: E402
 from agent.sandbox import get_sandbox  # noqa: E402
 
 TARGET_OVERHEAD_S = 0.8
@@ -81,7 +82,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
-    backends = {name: get_sandbox(name) for name in ("process", "docker")}
+    backends = {name: get_sandbox(name) for name in SANDBOXES}
     times: dict[str, list[float]] = {name: [] for name in backends}
     with tempfile.TemporaryDirectory(prefix="lit2code-bench-") as tmp:
         ws = Path(tmp)

@@ -18,10 +18,16 @@ EXAMPLES = ROOT / "examples"
 
 @pytest.fixture(scope="session")
 def runtime_python() -> str:
-    """The interpreter of generated code (the process backend's runtime, built on first use)."""
+    """The interpreter of generated code (the process backend's runtime, built on first use).
+
+    Exported as LIT2CODE_RUNTIME, so the runs of tests that move LIT2CODE_CACHE_DIR elsewhere (for a fresh
+    model cache) reuse it instead of building another one there.
+    """
     from agent.sandbox.runtime import ensure_runtime
 
-    return str(ensure_runtime() / "bin" / "python")
+    runtime = ensure_runtime()
+    os.environ.setdefault("LIT2CODE_RUNTIME", str(runtime))
+    return str(runtime / "bin" / "python")
 
 
 def docker_or_skip():

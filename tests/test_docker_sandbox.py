@@ -24,11 +24,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agent.cli.sandbox import sandbox_app
 from agent.sandbox import SandboxError
 from agent.sandbox import docker_backend as db
-from agent.sandbox.base import OUTPUT_CAP_BYTES
-from agent.sandbox.cli import sandbox_app
+from agent.sandbox import workspace as ws
 from agent.sandbox.image import inputs_hash, variant_requirements
+from agent.sandbox.workspace import OUTPUT_CAP_BYTES
 from tests.conftest import docker_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,10 +114,10 @@ def test_plan_without_nvidia_runtime(no_startup_prune):
 
 
 def test_safe_relpath():
-    assert db.safe_relpath("junit.xml") == "junit.xml"
-    assert db.safe_relpath("./out/junit.xml") == "out/junit.xml"
+    assert ws.safe_relpath("junit.xml") == "junit.xml"
+    assert ws.safe_relpath("./out/junit.xml") == "out/junit.xml"
     for bad in ("../x", "/etc/passwd", "a/../../x", "", ".", "a/.."):
-        assert db.safe_relpath(bad) is None, bad
+        assert ws.safe_relpath(bad) is None, bad
 
 
 def _tar(entries) -> bytes:
@@ -146,10 +147,10 @@ def test_extract_collected_keeps_only_requested_regular_files():
             ("big.bin", tarfile.REGTYPE, b"B" * 5000),
         ]
     )
-    got = db.extract_collected(data, {"junit.xml", "link.xml", "hard.xml", "big.bin"}, cap=1000)
+    got = ws.extract_collected(data, {"junit.xml", "link.xml", "hard.xml", "big.bin"}, cap=1000)
     assert got == {"junit.xml": b"<ok/>", "big.bin": b"B" * 1000}
-    assert db.extract_collected(b"not a tar", {"x"}) == {}
-    assert db.extract_collected(data[:700], {"junit.xml"}) in ({}, {"junit.xml": b"<ok/>"})
+    assert ws.extract_collected(b"not a tar", {"x"}) == {}
+    assert ws.extract_collected(data[:700], {"junit.xml"}) in ({}, {"junit.xml": b"<ok/>"})
 
 
 def test_tar_workspace_copies_files_not_links(tmp_path):
@@ -157,12 +158,12 @@ def test_tar_workspace_copies_files_not_links(tmp_path):
     (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
     (tmp_path / "hostlink").symlink_to("/etc/hostname")
     (tmp_path / "dirlink").symlink_to("/etc")
-    with tarfile.open(fileobj=io.BytesIO(db.tar_workspace(tmp_path))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(ws.tar_workspace(tmp_path))) as tar:
         members = {m.name: m for m in tar.getmembers()}
     assert set(members) == {"pkg", "pkg/m.py"}
     assert members["pkg/m.py"].uid == 1000 and members["pkg/m.py"].isreg()
     with pytest.raises(SandboxError, match="too much"):
-        db.tar_workspace(tmp_path, limit=2)
+        ws.tar_workspace(tmp_path, limit=2)
 
 
 def test_owner_alive():

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent import runs
 from agent.families import FamilySpec
 from agent.models import Paper, Plan, ReviewAnswer, RunConfig, Triage
 from agent.planners.offline import OfflinePlanner
+from agent.workflow import runs
+from agent.workflow.services import build_services
 from tests.conftest import DATA
 
 MINI = DATA / "mini.jsonl"
@@ -70,7 +71,7 @@ class ExplodingPlanner(OfflinePlanner):
 
 
 async def test_unexpected_error_in_one_paper_becomes_its_failed_outcome(config: RunConfig) -> None:
-    svc = runs.make_services(config)
+    svc = build_services(config)
     svc.planner = ExplodingPlanner()
     report, pending = await runs.execute(config, services=svc)
     assert pending == []

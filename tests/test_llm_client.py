@@ -11,7 +11,7 @@ from agent.llm.answers import PlanAnswer, RepairAnswer, triage_schema
 from agent.llm.cache import ResponseCache
 from agent.llm.client import Budget, BudgetExceeded, LLMClient, LLMError
 from agent.llm.prices import price_for
-from agent.llm.settings import LLMSettings
+from agent.settings import LLMSettings
 from tests.openai_stub import Reply, Request, ScriptedServer
 
 GOOD_REPAIR = {"diagnosis": "the sign of the update was flipped", "slots": [{"name": "round_fn", "code": "return x"}]}

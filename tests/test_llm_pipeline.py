@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import runs
 from agent.models import Report, RunConfig
+from agent.workflow import runs
 from tests.conftest import DATA, docker_or_skip
 from tests.openai_stub import Reply, Request, ScriptedServer
 
@@ -420,7 +420,7 @@ def test_writes_to_the_host():
             ["--model", "m"],
             'model settings: error parsing value for field "prices"',
         ),
-        ({"OPENAI_API_KEY": "k"}, ["--model", "m", "--max-cost", "-1"], "--max-cost and --max-tokens must be positive"),
+        ({"OPENAI_API_KEY": "k"}, ["--model", "m", "--max-cost", "-1"], "--max-cost -1.0: Input should be greater"),
     ],
 )
 def test_llm_settings_errors_exit_2_with_one_line(tmp_path: Path, env_extra: dict, args: list, message: str) -> None:

@@ -11,8 +11,9 @@ import json
 
 import pytest
 
-from agent import digest, runs
+from agent import digest
 from agent.models import RunConfig
+from agent.workflow import runs
 from tests.conftest import EXAMPLES
 from tests.openai_stub import EXCHANGES, ScriptedServer
 

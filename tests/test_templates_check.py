@@ -7,9 +7,9 @@ import ast
 import pytest
 
 from agent.families import load_families
-from agent.mutants import make_mutants, score_family
 from agent.sandbox.process import ProcessSandbox
-from agent.templates_check import check_all, option_combos
+from agent.workflow.mutants import make_mutants, score_family
+from agent.workflow.templates_check import check_all, option_combos
 from tests.conftest import docker_or_skip
 
 
@@ -25,9 +25,9 @@ PROCESS_SAMPLE = ["generic", "mixture-of-experts", "quantization"]
 
 def _docker_usable() -> bool:
     try:
-        from agent.sandbox.docker_backend import docker_ready
+        from agent.sandbox.docker_backend import DockerSandbox
 
-        return docker_ready()[0]
+        return DockerSandbox.available()[0]
     except Exception:
         return False
 

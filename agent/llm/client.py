@@ -27,8 +27,8 @@ from pydantic import BaseModel, ValidationError
 
 from agent.llm.cache import ResponseCache, cache_key
 from agent.llm.prices import cost_usd, price_for
-from agent.llm.settings import LLMSettings
 from agent.models import LLMUsage
+from agent.settings import LLMSettings
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -6,7 +6,7 @@ report tokens and no cost. Override or add with LIT2CODE_PRICES (see LLMSettings
 
 from __future__ import annotations
 
-from agent.llm.settings import Price
+from agent.settings import Price
 
 BUILTIN: dict[str, Price] = {
     "gpt-4o": Price(input=2.50, output=10.00),

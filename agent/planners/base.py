@@ -1,12 +1,30 @@
-"""The planner interface: triage a paper, then plan its implementation (and, with a model, repair it)."""
+"""The planner interface: triage a paper, then plan its implementation (and, with a model, repair it).
+
+Implementations are named in `agent.registry.PLANNERS`; each has a `from_config(config, run_dir, settings)`.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 from agent.families import FamilySpec
 from agent.models import LLMUsage, Paper, Plan, RenderedModule, Triage, Validation
+
+
+class PlannerError(RuntimeError):
+    """No usable answer for this paper (a model refused, timed out, kept answering nonsense...): the paper
+    fails with this reason, the batch goes on. `kind` names what went wrong, for the report."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class BudgetSpent(PlannerError):
+    """The run's --max-cost / --max-tokens is spent: the paper is skipped with reason `budget`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("budget", message)
 
 
 class Planner(ABC):
@@ -34,15 +52,3 @@ class Planner(ABC):
     def budget_note(self) -> str | None:
         """Which budget stopped new model calls, if one did."""
         return None
-
-
-def get_planner(name: str, **kwargs: Any) -> Planner:
-    if name == "offline":
-        from agent.planners.offline import OfflinePlanner
-
-        return OfflinePlanner()
-    if name == "llm":
-        from agent.planners.llm import make_llm_planner
-
-        return make_llm_planner(**kwargs)
-    raise ValueError(f"unknown planner {name!r}; available: offline, llm")

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from agent.families import FamilySpec, load_families
 from agent.llm import prompts
@@ -19,13 +22,14 @@ from agent.llm.answers import (
     triage_schema,
 )
 from agent.llm.cache import ResponseCache
-from agent.llm.client import Budget, LLMClient
-from agent.llm.settings import LLMSettings
-from agent.models import LLMUsage, Paper, Plan, RenderedModule, TestSpec, Triage, Validation
-from agent.planners.base import Planner
+from agent.llm.client import Budget, BudgetExceeded, LLMClient, LLMError
+from agent.models import LLMUsage, Paper, Plan, RenderedModule, RunConfig, TestSpec, Triage, Validation
+from agent.planners.base import BudgetSpent, Planner, PlannerError
 from agent.planners.naming import class_identifier, module_identifier
+from agent.settings import Settings
 
 GENERIC = "generic"
+T = TypeVar("T", bound=BaseModel)
 
 
 class LLMPlanner(Planner):
@@ -35,11 +39,35 @@ class LLMPlanner(Planner):
     def __init__(self, client: LLMClient) -> None:
         self.client = client
 
+    @classmethod
+    def from_config(cls, config: RunConfig, run_dir: Path, settings: Settings) -> LLMPlanner:
+        llm = settings.llm
+        name = config.model or llm.model
+        if not name:
+            raise ValueError("the llm planner needs a model: pass --model NAME or set LIT2CODE_MODEL")
+        client = LLMClient(
+            llm,
+            name,
+            ledger=run_dir / "llm_calls.jsonl",
+            budget=Budget(config.max_cost, config.max_tokens),
+            cache=ResponseCache(settings.llm_cache_path() if config.cache else None),
+        )
+        return cls(client)
+
+    def _ask(self, paper_id: str, stage: str, system: str, user: str, schema: type[T]) -> T:
+        """The client's answer; its errors become the planner interface's, which the workflow handles."""
+        try:
+            return self.client.ask(paper_id, stage, system, user, schema)
+        except BudgetExceeded as exc:
+            raise BudgetSpent(str(exc)) from exc
+        except LLMError as exc:
+            raise PlannerError(exc.kind, str(exc)) from exc
+
     # -- triage --------------------------------------------------------------------------------
     def triage(self, paper: Paper, families: dict[str, FamilySpec]) -> Triage:
         offered = {fid: f for fid, f in families.items() if fid != GENERIC}
         schema = triage_schema(list(offered))
-        ans = self.client.ask(paper.paper_id, "triage", prompts.SYSTEM, prompts.triage(paper, offered), schema)
+        ans = self._ask(paper.paper_id, "triage", prompts.SYSTEM, prompts.triage(paper, offered), schema)
         family = ans.family if ans.implementable else "skip"
         if family == GENERIC and GENERIC not in families:
             family = "skip"
@@ -50,7 +78,7 @@ class LLMPlanner(Planner):
     def plan(self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None = None) -> Plan:
         if family.id == GENERIC:
             return self._generic_plan(paper, triage, family, feedback)
-        ans = self.client.ask(
+        ans = self._ask(
             paper.paper_id,
             "plan",
             prompts.SYSTEM,
@@ -107,7 +135,7 @@ class LLMPlanner(Planner):
         return out
 
     def _generic_plan(self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None) -> Plan:
-        ans = self.client.ask(
+        ans = self._ask(
             paper.paper_id,
             "plan",
             prompts.SYSTEM,
@@ -138,7 +166,7 @@ class LLMPlanner(Planner):
         stage = f"repair-{failure.attempt}"
         text = prompts.repair(paper, plan, rendered, failure, generic)
         if generic:
-            ans = self.client.ask(paper.paper_id, stage, prompts.SYSTEM, text, GenericRepairAnswer)
+            ans = self._ask(paper.paper_id, stage, prompts.SYSTEM, text, GenericRepairAnswer)
             files = {f.path: f.content for f in ans.files}
             slots = dict(plan.slots)
             for path, content in files.items():
@@ -149,7 +177,7 @@ class LLMPlanner(Planner):
             tests = _test_specs(slots.get("test_code", "")) or plan.tests
             diagnosis = ans.diagnosis
         else:
-            ans = self.client.ask(paper.paper_id, stage, prompts.SYSTEM, text, RepairAnswer)
+            ans = self._ask(paper.paper_id, stage, prompts.SYSTEM, text, RepairAnswer)
             family = load_families()[plan.family]
             slots = {**plan.slots, **{s.name: s.code.strip("\n") for s in ans.slots if s.name in family.slots}}
             tests = plan.tests
@@ -188,25 +216,3 @@ _TEST_DEF = re.compile(
     r"^(?:async )?def (?P<name>test\w*)\(.*?\).*?:\s*\n(?:\s+(?:\"\"\"|\'\'\')(?P<doc>.*?)(?:\"\"\"|\'\'\'))?",
     re.M | re.S,
 )
-
-
-def make_llm_planner(
-    model: str | None = None,
-    run_dir: Path | None = None,
-    max_cost: float | None = None,
-    max_tokens: int | None = None,
-    cache: bool = True,
-    settings: LLMSettings | None = None,
-) -> LLMPlanner:
-    settings = settings or LLMSettings()
-    name = model or settings.model
-    if not name:
-        raise ValueError("the llm planner needs a model: pass --model NAME or set LIT2CODE_MODEL")
-    client = LLMClient(
-        settings,
-        name,
-        ledger=(run_dir / "llm_calls.jsonl") if run_dir else None,
-        budget=Budget(max_cost, max_tokens),
-        cache=ResponseCache(settings.cache_path() if cache else None),
-    )
-    return LLMPlanner(client)

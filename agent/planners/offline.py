@@ -8,11 +8,13 @@ name from the title or abstract, numbers the abstract states, and the options it
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from agent.families import FamilySpec
-from agent.models import Paper, Plan, TestSpec, Triage
+from agent.models import Paper, Plan, RunConfig, TestSpec, Triage
 from agent.planners.base import Planner
 from agent.planners.naming import class_identifier, module_identifier
+from agent.settings import Settings
 
 STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 3.0
 MIN_SCORE = 4.0  # and at least one strong cue: supporting words alone never choose a family
@@ -204,6 +206,10 @@ def method_name(paper: Paper) -> tuple[str | None, str]:
 
 class OfflinePlanner(Planner):
     name = "offline"
+
+    @classmethod
+    def from_config(cls, config: RunConfig, run_dir: Path, settings: Settings) -> OfflinePlanner:
+        return cls()
 
     def triage(self, paper: Paper, families: dict[str, FamilySpec]) -> Triage:
         scores: dict[str, float] = {}

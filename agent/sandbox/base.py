@@ -1,4 +1,4 @@
-"""The backend interface every sandbox implements."""
+"""The backend interface every sandbox implements (implementations: `agent.registry.SANDBOXES`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from typing import Literal
 from agent.models import SandboxResult
 
 GpuMode = Literal["auto", "on", "off"]
-
-# Output beyond this many bytes per stream is dropped and flagged `stdout_truncated`.
-OUTPUT_CAP_BYTES = 1_000_000
 
 
 class SandboxError(RuntimeError):
@@ -40,6 +37,11 @@ class Sandbox(ABC):
         """Run `cmd` (cwd = the workspace copy). `collect` names files, relative to the workspace,
         to read back after the run (e.g. a junit XML); missing ones are absent from the dict."""
 
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Can this backend run here now (for `--sandbox auto`)? And why not, in words a user can act on."""
+        return True, "ready"
+
     def prepare(self) -> None:
         """Get ready before the first run (build a runtime, check a daemon); errors raise SandboxError."""
         return None
@@ -56,18 +58,3 @@ def parse_size(size: str) -> int:
     if s and s[-1] in mult:
         return int(float(s[:-1]) * mult[s[-1]])
     return int(s)
-
-
-def get_sandbox(name: str) -> Sandbox:
-    """A backend by name: 'process' or 'docker'."""
-    if name == "process":
-        from agent.sandbox.process import ProcessSandbox
-
-        return ProcessSandbox()
-    if name == "docker":
-        try:
-            from agent.sandbox.docker_backend import DockerSandbox
-        except ImportError as exc:  # pragma: no cover - until the docker backend lands
-            raise SandboxError(f"the docker backend is not available: {exc}") from exc
-        return DockerSandbox()
-    raise SandboxError(f"unknown sandbox backend {name!r}; use 'process' or 'docker'")

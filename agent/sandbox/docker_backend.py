@@ -15,18 +15,25 @@ as a second exec, the files to collect come out through a third, and only then i
 from __future__ import annotations
 
 import contextlib
-import io
+import inspect
 import os
 import socket
-import tarfile
 import threading
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from agent.models import SandboxResult
-from agent.sandbox.base import OUTPUT_CAP_BYTES, GpuMode, Sandbox, SandboxError, parse_size
+from agent.sandbox.base import GpuMode, Sandbox, SandboxError, parse_size
 from agent.sandbox.image import image_tag
+from agent.sandbox.workspace import (
+    OUTPUT_CAP_BYTES,
+    extract_collected,
+    read_regular_files,
+    safe_relpath,
+    tar_workspace,
+)
+from agent.settings import settings
 
 USER = "1000:1000"
 PYTHON = "/opt/venv/bin/python"
@@ -37,7 +44,6 @@ NOFILE_LIMIT = 1024
 PIDS_LIMIT = 256  # a cgroup limit: RLIMIT_NPROC would count the host's processes of uid 1000 too
 WORKSPACE_TMPFS = "512m"
 TMP_TMPFS = "256m"
-WORKSPACE_MAX_BYTES = 64 * 1024**2  # what we copy in: generated modules are kilobytes
 GRACE_S = 30  # a leftover container outlives its command's timeout by this much, then exits itself
 COLLECT_TIMEOUT_S = 15.0
 ENV = {
@@ -54,41 +60,20 @@ NVIDIA_HINT = (
     "`nvidia-ctk runtime configure --runtime=docker`, restart dockerd, and check with `lit2code sandbox doctor`"
 )
 
-# Runs inside the container (python -I: no cwd, no env on sys.path, so the workspace cannot shadow tarfile).
-# Opens each requested file component by component with O_NOFOLLOW: a symlink anywhere in the path is
-# refused, FIFOs do not block, only regular files are sent, each cut at the cap.
-_COLLECT_SCRIPT = """
-import io, os, stat, sys, tarfile
-cap = int(sys.argv[1])
+# Runs inside the container (python -I: no cwd, no env on sys.path, so the workspace cannot shadow tarfile):
+# the shared reader of agent.sandbox.workspace, then the files as a tar on stdout.
+_COLLECT_SCRIPT = (
+    "import io, os, stat, sys, tarfile\n"
+    + inspect.getsource(read_regular_files)
+    + """
 out = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
-for name in sys.argv[2:]:
-    fd = os.open("/workspace", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        parts = name.split("/")
-        for part in parts[:-1]:
-            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        f = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
-        try:
-            if not stat.S_ISREG(os.fstat(f).st_mode):
-                continue
-            chunks, left = [], cap
-            while left > 0 and (chunk := os.read(f, min(left, 1 << 20))):
-                chunks.append(chunk)
-                left -= len(chunk)
-        finally:
-            os.close(f)
-    except OSError:
-        continue
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
+for name, data in read_regular_files("/workspace", sys.argv[2:], int(sys.argv[1])).items():
     info = tarfile.TarInfo(name)
     info.size = len(data)
     out.addfile(info, io.BytesIO(data))
 out.close()
 """
+)
 
 # Runs inside the container: SIGKILL every process but init, the idle keeper (PID 1's oldest child: it
 # started before any exec, and start times cannot be forged) and itself. Rounds, because leftovers may fork.
@@ -154,7 +139,7 @@ def owner_labels(timeout: float, pid: int | None = None) -> dict[str, str]:
 def container_kwargs(
     *, image: str, memory: str, timeout: float, gpu: bool, cpus: float, labels: dict[str, str]
 ) -> dict[str, Any]:
-    """Everything `containers.create` gets: every protection of DESIGN.md's Sandbox section in one place."""
+    """Everything `containers.create` gets: every protection the README's sandbox section lists, in one place."""
     from docker.types import DeviceRequest, Ulimit
 
     mem = parse_size(memory)
@@ -196,65 +181,6 @@ def container_kwargs(
     if gpu:
         kwargs["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
     return kwargs
-
-
-def safe_relpath(name: str) -> str | None:
-    """A collect name as a clean relative path inside the workspace, or None ('..', absolute, empty)."""
-    path = PurePosixPath(name)
-    if path.is_absolute() or not path.parts or any(p in ("..", "") for p in path.parts):
-        return None
-    clean = "/".join(p for p in path.parts if p != ".")
-    return clean or None
-
-
-def extract_collected(data: bytes, wanted: set[str], cap: int = OUTPUT_CAP_BYTES) -> dict[str, bytes]:
-    """Read the collect tar: only regular files we asked for, each at most `cap` bytes. The tar came
-    from a container that untrusted code shared, so nothing in it is trusted: no links, no other names."""
-    files: dict[str, bytes] = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for member in tar:
-                name = safe_relpath(member.name)
-                if name is None or name not in wanted or not member.isreg() or name in files:
-                    continue
-                fh = tar.extractfile(member)
-                if fh is not None:
-                    files[name] = fh.read(cap)
-    except tarfile.TarError:
-        pass  # a truncated or forged stream yields what was sound before the damage
-    return files
-
-
-def tar_workspace(workspace: Path, limit: int = WORKSPACE_MAX_BYTES) -> bytes:
-    """The workspace as a tar owned by the sandbox user: directories and regular files only."""
-    buf = io.BytesIO()
-    total = 0
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for root, dirs, names in os.walk(workspace):
-            dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(root, d)))
-            rel_root = os.path.relpath(root, workspace)
-            for d in dirs:
-                tar.addfile(_tarinfo(os.path.normpath(os.path.join(rel_root, d)), tarfile.DIRTYPE, 0o755))
-            for n in sorted(names):
-                path = os.path.join(root, n)
-                if os.path.islink(path) or not os.path.isfile(path):
-                    continue  # symlinks and special files stay behind
-                size = os.path.getsize(path)
-                total += size
-                if total > limit:
-                    raise SandboxError(f"{workspace} holds over {limit >> 20} MiB: too much to copy into the sandbox")
-                mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                info = _tarinfo(os.path.normpath(os.path.join(rel_root, n)), tarfile.REGTYPE, mode)
-                info.size = size
-                with open(path, "rb") as fh:
-                    tar.addfile(info, fh)
-    return buf.getvalue()
-
-
-def _tarinfo(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode, info.uid, info.gid, info.mtime = kind, mode, 1000, 1000, int(time.time())
-    return info
 
 
 # --- owners and pruning ----------------------------------------------------------------------------
@@ -359,7 +285,7 @@ class DockerSandbox(Sandbox):
         self._image = image
         self._gpu_image = gpu_image
         default_cpus = min(2.0, max(1.0, (os.cpu_count() or 1) - 0.5))  # leave the host some air
-        self.cpus = cpus or float(os.environ.get("LIT2CODE_SANDBOX_CPUS", default_cpus))
+        self.cpus = cpus or settings().sandbox_cpus or default_cpus
         self._images_ok: dict[str, bool] = {}
         self._gpu_runtime: bool | None = None
 
@@ -381,6 +307,22 @@ class DockerSandbox(Sandbox):
             DockerSandbox._pruned_at_startup = True
             prune(self._client)
         return self._client
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """A daemon answers and the CPU sandbox image is built."""
+        try:
+            import docker
+
+            client = docker.from_env(timeout=5)
+            client.ping()
+        except Exception as exc:  # no SDK, no daemon, no permission: all mean "not ready"
+            return False, f"no Docker daemon answers: {exc.__class__.__name__}"
+        sandbox = cls(client=client)
+        tag = sandbox.image()
+        if not sandbox.has_image(tag):
+            return False, f"the sandbox image {tag} is not built (run `lit2code sandbox build --offline`)"
+        return True, f"daemon and image {tag} ready"
 
     def prepare(self) -> None:
         tag = self.image()
@@ -547,19 +489,3 @@ class DockerSandbox(Sandbox):
         capture.thread.join(COLLECT_TIMEOUT_S)  # a background process of the code may hog the CPU: bounded
         capture.close(wait=0)
         return extract_collected(bytes(capture.out[0]), set(wanted))
-
-
-def docker_ready() -> tuple[bool, str]:
-    """Can `--sandbox auto` use Docker? A daemon answers and the CPU sandbox image is built."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        client.ping()
-    except Exception as exc:  # no SDK, no daemon, no permission: all mean "not ready"
-        return False, f"no Docker daemon answers: {exc.__class__.__name__}"
-    sandbox = DockerSandbox(client=client)
-    tag = sandbox.image()
-    if not sandbox.has_image(tag):
-        return False, f"the sandbox image {tag} is not built (run `lit2code sandbox build --offline`)"
-    return True, f"daemon and image {tag} ready"

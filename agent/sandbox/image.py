@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.sandbox.base import SandboxError
-from agent.sandbox.runtime import requirements_file, sandbox_dir
+from agent.sandbox.runtime import requirements_file
+from agent.settings import sandbox_dir, settings
 
 Log = Callable[[str], None]
 
@@ -81,18 +82,18 @@ def inputs_hash(gpu: bool) -> str:
 
 def image_tag(gpu: bool = False) -> str:
     """The image the docker backend runs: LIT2CODE_SANDBOX_IMAGE[_GPU] overrides the computed tag."""
-    env = os.environ.get("LIT2CODE_SANDBOX_IMAGE_GPU" if gpu else "LIT2CODE_SANDBOX_IMAGE")
-    return env or f"{REPOSITORY}:{variant(gpu)}-{inputs_hash(gpu)}"
+    config = settings()
+    chosen = config.sandbox_image_gpu if gpu else config.sandbox_image
+    return chosen or f"{REPOSITORY}:{variant(gpu)}-{inputs_hash(gpu)}"
 
 
 # --- wheelhouse ------------------------------------------------------------------------------------
 
 
 def wheelhouse_dir(gpu: bool) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     # Keyed by the requirements alone: a Dockerfile edit reuses the wheels.
     req = variant_requirements(requirements_file().read_text(), gpu)
-    return cache / "lit2code" / f"wheelhouse-{variant(gpu)}-{hashlib.sha256(req.encode()).hexdigest()[:12]}"
+    return settings().cache_dir / f"wheelhouse-{variant(gpu)}-{hashlib.sha256(req.encode()).hexdigest()[:12]}"
 
 
 def make_wheelhouse(gpu: bool, log: Log = _stderr) -> Path:

@@ -1,7 +1,8 @@
 """The `process` backend: a subprocess in its own session, with rlimits and a scrubbed environment.
 
 It is not isolation (the code runs as this user, with this user's network): it is meant for our own
-template code. The workspace is copied to a fresh temp folder so the caller's copy stays untouched.
+template code. The workspace is copied to a fresh temp folder (regular files and folders only), so the
+caller's copy stays untouched, and collected files are read back symlink-free and capped.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from agent.models import SandboxResult
-from agent.sandbox.base import OUTPUT_CAP_BYTES, GpuMode, Sandbox, SandboxError, parse_size
+from agent.sandbox.base import GpuMode, Sandbox, SandboxError, parse_size
 from agent.sandbox.runtime import ensure_runtime
+from agent.sandbox.workspace import OUTPUT_CAP_BYTES, copy_workspace, read_regular_files, safe_relpath
 
 FSIZE_LIMIT = 1 << 30  # 1 GiB per file written
 NOFILE_LIMIT = 1024
@@ -76,7 +77,7 @@ class ProcessSandbox(Sandbox):
         runtime_bin = str(self.runtime / "bin")
         with tempfile.TemporaryDirectory(prefix="lit2code-proc-") as tmp:
             work = Path(tmp) / "work"
-            shutil.copytree(workspace, work, symlinks=True)
+            copy_workspace(workspace, work)
             home = Path(tmp) / "home"
             home.mkdir()
             # Scrubbed environment: nothing of the host's (API keys included) reaches generated code.
@@ -131,12 +132,10 @@ class ProcessSandbox(Sandbox):
             for r in readers:
                 r.join(timeout=5)
             duration = time.monotonic() - started
-            files = {}
-            for rel in collect or []:
-                target = (work / rel).resolve()
-                # Read back only regular files inside the workspace: no symlink or '..' escapes.
-                if target.is_relative_to(work.resolve()) and target.is_file() and not (work / rel).is_symlink():
-                    files[rel] = target.read_bytes()[:OUTPUT_CAP_BYTES]
+            # Only regular files inside the workspace come back: no symlink or '..' escapes.
+            wanted = {name: rel for rel in collect or [] if (name := safe_relpath(rel))}
+            found = read_regular_files(str(work), list(wanted), OUTPUT_CAP_BYTES)
+            files = {wanted[name]: data for name, data in found.items()}
         result = SandboxResult(
             exit_code=-9 if timed_out else proc.returncode,
             timed_out=timed_out,

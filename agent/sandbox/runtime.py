@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from agent.sandbox.base import SandboxError
-
-
-def sandbox_dir() -> Path:
-    env = os.environ.get("LIT2CODE_SANDBOX_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "sandbox"
+from agent.settings import sandbox_dir, settings
 
 
 def requirements_file() -> Path:
@@ -28,14 +23,13 @@ def requirements_file() -> Path:
 
 
 def runtime_dir() -> Path:
-    """LIT2CODE_RUNTIME if set, else ~/.cache/lit2code/runtime-HASH."""
-    env = os.environ.get("LIT2CODE_RUNTIME")
-    if env:
-        return Path(env)
+    """LIT2CODE_RUNTIME if set, else CACHE_DIR/runtime-HASH (the hash of requirements.txt)."""
+    config = settings()
+    if config.runtime:
+        return config.runtime
     req = requirements_file()
     digest = hashlib.sha256(req.read_bytes()).hexdigest()[:12] if req.exists() else "none"
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "lit2code" / f"runtime-{digest}"
+    return config.cache_dir / f"runtime-{digest}"
 
 
 def ensure_runtime(log=None) -> Path:

@@ -8,23 +8,22 @@ pytest session, not an interpreter start.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 import json
 import random
-import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.families import FamilySpec, load_families
+from agent.families import FamilySpec
 from agent.render import RenderError, render
-from agent.sandbox.base import Sandbox, get_sandbox
-from agent.templates_check import sample_plan
+from agent.sandbox.base import Sandbox
 from agent.validate import write_workspace
+from agent.workflow.templates_check import sample_plan
 
 _BINOP_SWAP = {
     ast.Add: ast.Sub,
@@ -91,17 +90,19 @@ def _sites(tree: ast.Module) -> Iterator[tuple[ast.AST, str, str]]:
 
 def _apply(node: ast.AST, kind: str) -> ast.AST | None:
     """The mutated replacement for `node` (a copy), or None when this site has nothing to mutate."""
-    new = copy.deepcopy(node)
+    # The node kinds below are the ones _sites yields for each `kind`.
+    old: Any = node
+    new: Any = copy.deepcopy(node)
     if kind == "binop":
-        new.op = _BINOP_SWAP[type(node.op)]()
+        new.op = _BINOP_SWAP[type(old.op)]()
     elif kind == "compare":
-        new.ops = [_CMP_SWAP[type(node.ops[0])](), *node.ops[1:]]
+        new.ops = [_CMP_SWAP[type(old.ops[0])](), *old.ops[1:]]
     elif kind == "boolop":
-        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        new.op = ast.Or() if isinstance(old.op, ast.And) else ast.And()
     elif kind == "unary":
-        return copy.deepcopy(node.operand)
+        return copy.deepcopy(old.operand)
     elif kind == "constant":
-        v = node.value
+        v = old.value
         new.value = (not v) if isinstance(v, bool) else (v + 1 if isinstance(v, int) else (v * 2 if v else 1.0))
     elif kind == "return":
         new.value = ast.Constant(None)
@@ -249,34 +250,24 @@ def score_family(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agent.mutants")
-    ap.add_argument("--family", action="append", help="score only this family (repeatable)")
-    ap.add_argument("--sandbox", default="process", choices=["process", "docker"])
-    ap.add_argument("--max-mutants", type=int, default=80, help="sample at most this many per family (0: all)")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    sandbox = get_sandbox(args.sandbox)
+def score_families(
+    families: dict[str, FamilySpec],
+    sandbox: Sandbox,
+    only: list[str] | None = None,
+    limit: int | None = 80,
+    on_score: Callable[[FamilyScore], None] | None = None,
+) -> list[FamilyScore]:
+    """Score every family (or `only` these); one that fails to render or run is reported with its error
+    and the others are still scored. `generic` has no fixed module to score: a model writes it per paper."""
     scores = []
-    for fid, fam in load_families().items():
-        if (args.family and fid not in args.family) or fam.llm_only:
-            continue  # generic's module and tests are written per paper by a model: nothing fixed to score
+    for fid, fam in families.items():
+        if (only and fid not in only) or fam.llm_only:
+            continue
         try:
-            scores.append(score_family(fam, sandbox, args.max_mutants or None))
-        except (RenderError, RuntimeError) as exc:  # one broken family is reported, the others still scored
-            scores.append(FamilyScore(family=fid, score=0.0, killed=0, total=0, error=str(exc)))
-        if not args.json:
-            s = scores[-1]
-            if s.error:
-                print(f"{s.family:20} error: {s.error}", flush=True)
-                continue
-            print(f"{s.family:20} {s.killed:4}/{s.total:<4} killed  score {s.score:.2f}", flush=True)
-            for line in s.survivors:
-                print(f"    survived: {line}")
-    if args.json:
-        print(json.dumps([s.model_dump(exclude={"survivors"}, exclude_none=True) for s in scores], indent=2))
-    return 1 if any(s.error for s in scores) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            score = score_family(fam, sandbox, limit)
+        except (RenderError, RuntimeError) as exc:
+            score = FamilyScore(family=fid, score=0.0, killed=0, total=0, error=str(exc))
+        scores.append(score)
+        if on_score:
+            on_score(score)
+    return scores

@@ -11,8 +11,11 @@ fresh sandbox, and a commit is looked up by its trailer before it is made.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
@@ -25,7 +28,6 @@ from langgraph.types import RetryPolicy, Send, interrupt
 
 from agent import digest
 from agent.families import FamilySpec
-from agent.llm.client import BudgetExceeded, LLMError
 from agent.models import (
     LLMUsage,
     Outcome,
@@ -39,7 +41,7 @@ from agent.models import (
     Triage,
     Validation,
 )
-from agent.planners.base import Planner
+from agent.planners.base import BudgetSpent, Planner, PlannerError
 from agent.render import RenderError, render
 from agent.repo import GeneratedRepo
 from agent.sandbox.base import Sandbox
@@ -56,22 +58,36 @@ class Services:
     planner: Planner
     sandbox: Sandbox
     repo: GeneratedRepo
-    on_report: Any = None  # callable(list[Outcome], list[Paper]) -> None, writes report files
-
-
-_default_services: Services | None = None
+    on_report: Callable[[list[Outcome], list[Paper]], None] | None = None  # writes the report files
 
 
 def _svc(runtime: Runtime[Services]) -> Services:
-    """The run's services; under `langgraph dev` (no context given) a default offline setup from env."""
-    global _default_services
-    if runtime.context is not None:
-        return runtime.context
-    if _default_services is None:
-        from agent.runs import studio_services
+    if runtime.context is None:
+        raise RuntimeError("the lit2code graph runs with its Services as context (agent.workflow.services)")
+    return runtime.context
 
-        _default_services = studio_services()
-    return _default_services
+
+Node = Callable[..., Any]
+
+
+def _binder(default: Callable[[], Services] | None) -> Callable[[Node], Node]:
+    """Wrap nodes so that a run started without a context (LangGraph Studio) gets `default()`'s services."""
+    if default is None:
+        return lambda fn: fn
+    made: list[Services] = []
+
+    def bind(fn: Node) -> Node:
+        @functools.wraps(fn)
+        async def node(state: Any, runtime: Runtime[Services]) -> Any:
+            if runtime.context is None:
+                made or made.append(default())
+                runtime = runtime.override(context=made[0])
+            result = fn(state, runtime)
+            return await result if inspect.isawaitable(result) else result
+
+        return node
+
+    return bind
 
 
 class RunState(TypedDict, total=False):
@@ -127,9 +143,9 @@ async def _planner_call(svc: Services, state: PaperState, stage: str, fn: Any, *
     result, status, reason = None, None, ""
     try:
         result = await asyncio.to_thread(fn, *args)
-    except BudgetExceeded:
+    except BudgetSpent:
         status, reason = "skipped", "budget"
-    except LLMError as exc:
+    except PlannerError as exc:
         status, reason = "failed", f"model {exc.kind} at {stage}: {exc}"
     update: dict[str, Any] = {}
     usage = svc.planner.take_usage(paper.paper_id)
@@ -327,17 +343,18 @@ def _after_validate(state: PaperState) -> Literal["finish", "review_result", "re
 RETRY = RetryPolicy(max_attempts=2, retry_on=(OSError, TimeoutError, ConnectionError))
 
 
-def build_paper_graph() -> StateGraph:
+def build_paper_graph(default_services: Callable[[], Services] | None = None) -> StateGraph[Any, Services, Any, Any]:
+    node = _binder(default_services)
     g = StateGraph(PaperState, context_schema=Services)
-    g.add_node("triage", triage_node)
-    g.add_node("plan", plan_node, retry_policy=RETRY)
-    g.add_node("review_plan", review_plan_node)
-    g.add_node("render", render_node)
-    g.add_node("validate", validate_node, retry_policy=RETRY)
-    g.add_node("repair", repair_node, retry_policy=RETRY)
-    g.add_node("review_result", review_result_node)
-    g.add_node("commit", commit_node, retry_policy=RETRY)
-    g.add_node("finish", finish_node)
+    g.add_node("triage", node(triage_node))
+    g.add_node("plan", node(plan_node), retry_policy=RETRY)
+    g.add_node("review_plan", node(review_plan_node))
+    g.add_node("render", node(render_node))
+    g.add_node("validate", node(validate_node), retry_policy=RETRY)
+    g.add_node("repair", node(repair_node), retry_policy=RETRY)
+    g.add_node("review_result", node(review_result_node))
+    g.add_node("commit", node(commit_node), retry_policy=RETRY)
+    g.add_node("finish", node(finish_node))
     g.add_edge(START, "triage")
     g.add_conditional_edges("triage", _after("plan"), ["plan", "finish"])
     g.add_conditional_edges("plan", _after("review_plan"), ["review_plan", "finish"])
@@ -375,25 +392,26 @@ def paper_failed(state: PaperState, error: NodeError) -> dict:
 
 
 def report_node(state: RunState, runtime: Runtime[Services]) -> dict:
-    if _svc(runtime).on_report is not None:
-        _svc(runtime).on_report(state.get("outcomes", []), state.get("papers", []))
+    write = _svc(runtime).on_report
+    if write is not None:
+        write(state.get("outcomes", []), state.get("papers", []))
     get_stream_writer()({"stage": "report"})
     return {}
 
 
-def build_graph() -> StateGraph:
-    """The uncompiled run graph (the CLI compiles it with the SQLite checkpointer)."""
-    paper = build_paper_graph().compile()
+def build_graph(default_services: Callable[[], Services] | None = None) -> StateGraph[Any, Services, Any, Any]:
+    """The uncompiled run graph; runs compile it with the SQLite checkpointer (agent.workflow.runs).
+
+    `default_services` serves runs started without a context (LangGraph Studio: agent/studio.py).
+    """
+    node = _binder(default_services)
+    paper = build_paper_graph(default_services).compile()
     g = StateGraph(RunState, context_schema=Services)
     g.add_node("parse", parse_node)
     g.add_node("paper", paper, error_handler=paper_failed)
-    g.add_node("report", report_node)
+    g.add_node("report", node(report_node))
     g.add_edge(START, "parse")
     g.add_conditional_edges("parse", fan_out, ["paper", "report"])
     g.add_edge("paper", "report")
     g.add_edge("report", END)
     return g
-
-
-# `langgraph dev` / Studio: compiled without a custom checkpointer (the platform brings its own).
-graph = build_graph().compile()

@@ -6,21 +6,17 @@ junit XML is split back per package, so checking every family stays quick.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.families import FamilySpec, load_families
+from agent.families import FamilySpec
 from agent.models import Paper, Plan, RenderedModule, TestSpec
 from agent.render import RenderError, render
-from agent.sandbox.base import Sandbox, get_sandbox
+from agent.sandbox.base import Sandbox
 from agent.validate import JUNIT, static_check, write_workspace
 
 
@@ -97,7 +93,7 @@ def _per_package(xml: bytes) -> dict[str, tuple[int, int]]:
 
 def check_family(family: FamilySpec, sandbox: Sandbox, timeout: float = 600.0) -> list[CheckResult]:
     jobs: list[tuple[CheckResult, RenderedModule | None]] = []
-    variants = [(c, None, "defaults") for c in option_combos(family)]
+    variants: list[tuple[list[str], dict | None, str]] = [(c, None, "defaults") for c in option_combos(family)]
     variants.append((sorted(family.options), alternative_hyperparameters(family), "alternative"))
     for i, (combo, hyper, label) in enumerate(variants):
         plan, paper = sample_plan(family, combo, hyper, tag=f"-{i}")
@@ -122,10 +118,10 @@ def check_family(family: FamilySpec, sandbox: Sandbox, timeout: float = 600.0) -
             cmd = [sandbox.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT}", "papers"]
             result, files = sandbox.exec(Path(tmp), cmd, timeout=timeout, collect=[JUNIT])
         counts = _per_package(files[JUNIT]) if JUNIT in files else {}
-        for res, rendered in jobs:
-            if rendered is None:
+        for res, done in jobs:
+            if done is None:
                 continue
-            passed, failed = counts.get(rendered.slug, (0, 0))
+            passed, failed = counts.get(done.slug, (0, 0))
             res.passed, res.failed = passed, failed
             res.ok = passed > 0 and failed == 0
             if not res.ok:
@@ -140,30 +136,3 @@ def check_all(families: dict[str, FamilySpec], sandbox: Sandbox, only: list[str]
             continue
         results.extend(check_family(fam, sandbox))
     return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agent.templates_check")
-    ap.add_argument("--family", action="append", help="check only this family (repeatable)")
-    ap.add_argument("--sandbox", default="process", choices=["process", "docker"])
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    started = time.monotonic()
-    results = check_all(load_families(), get_sandbox(args.sandbox), args.family)
-    if args.json:
-        print(json.dumps([r.model_dump() for r in results], indent=2))
-    else:
-        for r in results:
-            mark = "ok  " if r.ok else "FAIL"
-            print(
-                f"{mark} {r.family:20} {r.hyperparameters:11} options={','.join(r.options) or '-':40} "
-                f"{r.passed} passed {r.failed} failed"
-            )
-            if r.error and not r.ok:
-                print("     " + r.error.strip().replace("\n", "\n     ")[-1500:])
-        print(f"{sum(r.ok for r in results)}/{len(results)} combinations passed in {time.monotonic() - started:.1f}s")
-    return 0 if results and all(r.ok for r in results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

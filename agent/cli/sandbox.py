@@ -1,13 +1,11 @@
 """`lit2code sandbox ...`: build the image, run a command in the sandbox, check the setup, reap leftovers.
 
-The main CLI mounts this with `app.add_typer(sandbox_app, name="sandbox")`; `python -m agent.sandbox.cli`
-runs it alone. Exit codes follow DESIGN.md: 2 for usage or input errors, 1 for anything else.
+Exit codes as everywhere in lit2code: 2 for usage or input errors, 1 for anything else.
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +13,10 @@ from typing import Annotated, Literal
 
 import typer
 
-from agent.sandbox.base import SandboxError, get_sandbox, parse_size
+from agent.cli.common import fail
+from agent.registry import SANDBOXES
+from agent.sandbox import SandboxError, get_sandbox
+from agent.sandbox.base import parse_size
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -23,11 +24,6 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _docker_client():
@@ -38,7 +34,7 @@ def _docker_client():
         client.ping()
         return client
     except Exception as exc:  # no SDK, no socket, a daemon that does not answer
-        raise _fail(f"cannot reach the Docker daemon ({exc}); `lit2code sandbox doctor` explains") from exc
+        raise fail(f"cannot reach the Docker daemon ({exc}); `lit2code sandbox doctor` explains", 1) from exc
 
 
 @sandbox_app.command()
@@ -60,7 +56,7 @@ def build(
             client, offline=offline, gpu=gpu, base=base, force=force, log=lambda msg: typer.echo(msg, err=True)
         )
     except SandboxError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc), 1) from exc
     typer.echo(f"{tag} ready ({time.monotonic() - started:.0f} s)", err=True)
     typer.echo(tag)
 
@@ -69,30 +65,30 @@ def build(
 def exec_(
     cmd: Annotated[list[str], typer.Argument(help="The command, after `--`.", show_default=False)],
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Folder copied into the sandbox as its cwd.")],
-    backend: Annotated[str, typer.Option("--backend", help="docker or process.")] = "docker",
+    backend: Annotated[str, typer.Option("--backend", help=" or ".join(SANDBOXES) + ".")] = "docker",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before the whole run is killed.")] = 300.0,
     memory: Annotated[str, typer.Option("--memory", help="Memory limit (= memory+swap), e.g. 512m, 4g.")] = "4g",
     gpu: Annotated[str, typer.Option("--gpu", help="auto, on or off.")] = "off",
 ) -> None:
     """Run CMD over a copy of the workspace; prints one JSON object (SandboxResult)."""
     if not workspace.is_dir():
-        raise _fail(f"--workspace {workspace}: no such directory", 2)
-    if backend not in ("docker", "process"):
-        raise _fail(f"--backend {backend!r}: use docker or process", 2)
+        raise fail(f"--workspace {workspace}: no such directory", 2)
+    if backend not in SANDBOXES:
+        raise fail(f"--backend {backend!r}: use {' or '.join(SANDBOXES)}", 2)
     if gpu not in ("auto", "on", "off"):
-        raise _fail(f"--gpu {gpu!r}: use auto, on or off", 2)
+        raise fail(f"--gpu {gpu!r}: use auto, on or off", 2)
     if timeout <= 0:
-        raise _fail(f"--timeout {timeout}: must be positive", 2)
+        raise fail(f"--timeout {timeout}: must be positive", 2)
     try:
         if parse_size(memory) < 6 * 1024**2:
             raise ValueError
     except ValueError:
-        raise _fail(f"--memory {memory!r}: use a size like 512m or 4g (at least 6m)", 2) from None
+        raise fail(f"--memory {memory!r}: use a size like 512m or 4g (at least 6m)", 2) from None
     gpu_mode: Literal["auto", "on", "off"] = gpu  # type: ignore[assignment]
     try:
         result, _ = get_sandbox(backend).exec(workspace, list(cmd), timeout=timeout, memory=memory, gpu=gpu_mode)
     except SandboxError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc), 1) from exc
     typer.echo(result.model_dump_json())
 
 
@@ -216,7 +212,3 @@ def _smoke(sandbox, line) -> bool:
         "rebuild the image: lit2code sandbox build --offline --force",
     )
     return good
-
-
-if __name__ == "__main__":
-    sys.exit(sandbox_app())

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from agent import report as reports
-from agent.checkpoint import open_checkpointer
-from agent.families import load_families
-from agent.graph import Services, build_graph
 from agent.models import Outcome, Paper, ReviewRequest, RunConfig
-from agent.planners.base import get_planner
-from agent.repo import GeneratedRepo
-from agent.sandbox.base import get_sandbox
+from agent.settings import settings
+from agent.workflow.checkpoint import open_checkpointer
+from agent.workflow.graph import Services, build_graph
+from agent.workflow.services import build_services, resolve
 
 Event = dict[str, Any]
 
@@ -29,7 +27,7 @@ class RunError(RuntimeError):
 
 
 def runs_root() -> Path:
-    return Path(os.environ.get("LIT2CODE_RUNS_DIR", "runs"))
+    return settings().runs_dir
 
 
 def new_run_id() -> str:
@@ -68,40 +66,16 @@ def started_at(run_id: str) -> str:
     return marker.read_text().strip()
 
 
-def make_planner(config: RunConfig, d: Path):
-    if config.planner == "llm":
-        return get_planner(
-            "llm",
-            model=config.model,
-            run_dir=d,
-            max_cost=config.max_cost,
-            max_tokens=config.max_tokens,
-            cache=config.cache,
-        )
-    return get_planner(config.planner)
+def create(config: RunConfig) -> tuple[RunConfig, str | None]:
+    """A new run folder with its config.json (`sandbox: auto` settled), and auto's note if it had one.
 
-
-def make_services(config: RunConfig) -> Services:
-    d = run_dir(config.run_id)
-    svc = Services(
-        config=config,
-        run_dir=d,
-        families=load_families(),
-        planner=make_planner(config, d),
-        sandbox=get_sandbox(config.sandbox),
-        repo=GeneratedRepo(Path(config.repo)),
-    )
-    svc.repo.ensure()
-    svc.sandbox.prepare()
-    return svc
-
-
-def studio_services() -> Services:
-    """Services for graphs run without a context (LangGraph Studio / `langgraph dev`): offline planner,
-    process sandbox, the repo named by LIT2CODE_REPO (default runs/studio-repo)."""
-    config = RunConfig(run_id="studio", inputs=[], repo=os.environ.get("LIT2CODE_REPO", "runs/studio-repo"))
-    run_dir(config.run_id).mkdir(parents=True, exist_ok=True)
-    return make_services(config)
+    RunError when the run exists; SandboxError when no sandbox backend fits the planner's code.
+    """
+    if run_dir(config.run_id).exists():
+        raise RunError(f"run {config.run_id} already exists; continue it with `lit2code resume {config.run_id}`")
+    config, note = resolve(config)
+    save_config(config)
+    return config, note
 
 
 async def execute(
@@ -116,7 +90,7 @@ async def execute(
     `resume` is None to start or continue after a crash, or {interrupt_id: answer} to answer reviews.
     Returns the report written to runs/RUN_ID/ and the reviews still pending.
     """
-    svc = services or make_services(config)
+    svc = services or build_services(config)
     d = svc.run_dir
     begun = started_at(config.run_id)
     papers_seen: list[Paper] = []
@@ -127,7 +101,7 @@ async def execute(
         )
 
     svc.on_report = on_report
-    cfg = {
+    cfg: RunnableConfig = {
         "configurable": {"thread_id": config.run_id},
         "max_concurrency": config.concurrency,
         "recursion_limit": 200,
@@ -147,7 +121,7 @@ async def execute(
             async for _ns, mode, chunk in app.astream(
                 payload, cfg, context=svc, stream_mode=["updates", "custom"], subgraphs=True
             ):
-                if mode == "custom" and on_event:
+                if mode == "custom" and on_event and isinstance(chunk, dict):
                     on_event(chunk)
         state = await app.aget_state(cfg)
     values = state.values

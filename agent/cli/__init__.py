@@ -1,0 +1,12 @@
+"""The `lit2code` command line: thin commands over the workflow's services.
+
+Each module registers its commands on the one Typer `app`; importing this package assembles them.
+"""
+
+from agent.cli import runs, tools  # noqa: F401 - registers their commands
+from agent.cli.common import app
+from agent.cli.sandbox import sandbox_app
+
+app.add_typer(sandbox_app, name="sandbox")
+
+__all__ = ["app"]

@@ -1,0 +1,1 @@
+"""The workflow: the LangGraph graph, the composition root that builds its services, runs and reviews."""
