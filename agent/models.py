@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from agent.registry import PLANNERS, SANDBOXES
 
 Status = Literal["committed", "skipped", "failed", "rejected", "pending_review"]
+ValidationMode = Literal["warm", "pooled", "cold"]
 ParamValue = int | float | bool | str
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -72,6 +73,7 @@ class Plan(BaseModel):
     slots: dict[str, str] = Field(default_factory=dict, description="code slots written by an LLM")
     confidence: float = Field(ge=0.0, le=1.0, default=0.5)
     planner: str = "offline"
+    edited_by: str | None = Field(default=None, description="the reviewer who edited this plan or its code")
 
 
 class RenderedModule(BaseModel):
@@ -104,6 +106,10 @@ class SandboxResult(BaseModel):
     image: str | None = None
     gpu: bool = False
     gpu_note: str | None = Field(default=None, description="why the GPU was or was not used")
+    mode: ValidationMode = Field(
+        default="cold", description="warm: a reused warm worker; pooled: a single-use one started ahead; cold"
+    )
+    mode_note: str | None = Field(default=None, description="why a validation meant to be warm ran cold")
 
 
 class Validation(BaseModel):
@@ -117,6 +123,8 @@ class Validation(BaseModel):
     device: str = "cpu"
     duration_s: float = 0.0
     error: str | None = Field(default=None, description="what failed, trimmed to what matters")
+    mode: ValidationMode = Field(default="cold", description="how the sandbox ran it: warm, pooled or cold")
+    mode_note: str | None = Field(default=None, description="why it ran cold when a warm path was meant")
 
 
 class LLMUsage(BaseModel):

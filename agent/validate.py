@@ -9,7 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from agent.models import RenderedModule, TestCounts, Validation
+from agent.models import Plan, RenderedModule, TestCounts, Validation
 from agent.sandbox.base import GpuMode, Sandbox
 
 JUNIT = ".lit2code-junit.xml"
@@ -121,30 +121,40 @@ def static_failure(problem: str, sandbox: Sandbox, attempt: int) -> Validation:
     return Validation(attempt=attempt, ok=False, stage="static", backend=sandbox.name, error=problem)
 
 
+def is_template_code(plan: Plan) -> bool:
+    """Only our own template code, as the offline planner fills it: a warm worker may be reused for it.
+    Model-written code (any slot, any `generic` module) is not, nor is code a reviewer edited."""
+    return plan.planner == "offline" and not plan.slots and not plan.edited_by
+
+
+def pytest_args(target: str) -> list[str]:
+    return ["-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT}", target]
+
+
 def run_tests(
     rendered: RenderedModule,
     sandbox: Sandbox,
     attempt: int,
     *,
+    trusted: bool,
     timeout: float = 300.0,
     memory: str = "4g",
     gpu: GpuMode = "auto",
 ) -> Validation:
-    """The module's tests in the sandbox (after static_check passed), read from pytest's junit XML."""
+    """The module's tests in the sandbox (after static_check passed), read from pytest's junit XML.
+    `trusted` (see is_template_code) lets the sandbox reuse a warm worker for it."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lit2code-ws-") as tmp:
         write_workspace(rendered, Path(tmp))
-        cmd = [
-            sandbox.python(),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={JUNIT}",
-            f"papers/{rendered.slug}",
-        ]
-        result, files = sandbox.exec(Path(tmp), cmd, timeout=timeout, memory=memory, gpu=gpu, collect=[JUNIT])
+        result, files = sandbox.run_pytest(
+            Path(tmp),
+            pytest_args(f"papers/{rendered.slug}"),
+            trusted=trusted,
+            timeout=timeout,
+            memory=memory,
+            gpu=gpu,
+            collect=[JUNIT],
+        )
     counts = TestCounts()
     if JUNIT in files:
         with contextlib.suppress(ET.ParseError):
@@ -167,4 +177,6 @@ def run_tests(
         device="cuda" if result.gpu else "cpu",
         duration_s=round(time.monotonic() - started, 3),
         error=error,
+        mode=result.mode,
+        mode_note=result.mode_note,
     )

@@ -37,6 +37,34 @@ class Sandbox(ABC):
         """Run `cmd` (cwd = the workspace copy). `collect` names files, relative to the workspace,
         to read back after the run (e.g. a junit XML); missing ones are absent from the dict."""
 
+    def run_pytest(
+        self,
+        workspace: Path,
+        args: list[str],
+        *,
+        trusted: bool,
+        timeout: float = 300.0,
+        memory: str = "4g",
+        gpu: GpuMode = "off",
+        collect: list[str] | None = None,
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        """pytest with `args` over a copy of the workspace, like `exec` of `python -m pytest ARGS`.
+
+        `trusted`: the code is our own template code (a warm worker may be reused for it); model-written
+        or human-edited code is not. This default runs cold; backends with a fork server override it.
+        """
+        cmd = [self.python(), "-m", "pytest", *args]
+        return self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
+
+    def warm_up(self, trusted: bool, untrusted: bool, memory: str = "4g") -> None:
+        """Start fork servers ahead of the first validation of each kind, in the background (a no-op for
+        backends without one)."""
+        return None
+
+    def close(self) -> None:
+        """Stop whatever the backend keeps running between validations."""
+        return None
+
     @classmethod
     def available(cls) -> tuple[bool, str]:
         """Can this backend run here now (for `--sandbox auto`)? And why not, in words a user can act on."""

@@ -14,25 +14,30 @@ as a second exec, the files to collect come out through a third, and only then i
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import inspect
+import itertools
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.models import SandboxResult
 from agent.sandbox.base import GpuMode, Sandbox, SandboxError, parse_size
 from agent.sandbox.image import image_tag
+from agent.sandbox.warm import Channel, WarmError, Worker, WorkerPool
+from agent.sandbox.warm import source as warm_source
 from agent.sandbox.workspace import (
     OUTPUT_CAP_BYTES,
     extract_collected,
-    read_regular_files,
     safe_relpath,
     tar_workspace,
 )
+from agent.sandbox.zygote import read_regular_files
 from agent.settings import settings
 
 USER = "1000:1000"
@@ -46,6 +51,8 @@ WORKSPACE_TMPFS = "512m"
 TMP_TMPFS = "256m"
 GRACE_S = 30  # a leftover container outlives its command's timeout by this much, then exits itself
 COLLECT_TIMEOUT_S = 15.0
+WORKER_LIFETIME_S = 3600  # a warm worker's container ends by itself after this (its keeper's sleep)
+POOL_AHEAD = 1  # single-use warm containers kept started for model-written code
 ENV = {
     "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin",
     "HOME": "/tmp",
@@ -234,7 +241,10 @@ class _Capture:
     """Demultiplex an exec's stdout/stderr frames, keeping at most the cap of each and draining the rest
     (the command must never block on a full pipe; memory stays flat even for gigabytes of output)."""
 
-    def __init__(self, sock, cap: int = OUTPUT_CAP_BYTES) -> None:
+    def __init__(
+        self, sock, cap: int = OUTPUT_CAP_BYTES, on_stdout: Callable[[bytes | None], None] | None = None
+    ) -> None:
+        self.on_stdout = on_stdout  # when set, stdout goes there as it comes (None at its end), uncapped
         raw = _raw_socket(sock)
         raw.settimeout(None)  # the deadline is the caller's job; a quiet test must not time out the read
         self._reader = raw.makefile("rb", buffering=1 << 20)
@@ -255,6 +265,9 @@ class _Capture:
                     if not chunk:
                         return
                     left -= len(chunk)
+                    if self.on_stdout is not None and header[0] != 2:
+                        self.on_stdout(chunk)
+                        continue
                     room = self.cap - len(target)
                     if room > 0:
                         target += chunk[:room]
@@ -262,6 +275,9 @@ class _Capture:
                         self.truncated = True
         except (OSError, ValueError):
             pass  # the container was killed under us: keep what we have
+        finally:
+            if self.on_stdout is not None:
+                self.on_stdout(None)
 
     def close(self, wait: float = 2.0) -> None:
         """Stop reading (the stream has ended, or the container is dead) and let the thread finish."""
@@ -279,7 +295,12 @@ class DockerSandbox(Sandbox):
     _pruned_at_startup = False  # once per process: reap what a crashed earlier run left behind
 
     def __init__(
-        self, client=None, image: str | None = None, gpu_image: str | None = None, cpus: float | None = None
+        self,
+        client=None,
+        image: str | None = None,
+        gpu_image: str | None = None,
+        cpus: float | None = None,
+        warm: bool = True,
     ) -> None:
         self._client = client
         self._image = image
@@ -288,6 +309,10 @@ class DockerSandbox(Sandbox):
         self.cpus = cpus or settings().sandbox_cpus or default_cpus
         self._images_ok: dict[str, bool] = {}
         self._gpu_runtime: bool | None = None
+        self.warm = warm  # False: every validation in a fresh container, as before the fork server
+        self._pools: dict[tuple[bool, str], WorkerPool] = {}  # (trusted, memory) -> its workers
+        self._pool_lock = threading.Lock()
+        self._counter = itertools.count()
 
     @property
     def client(self):
@@ -489,3 +514,141 @@ class DockerSandbox(Sandbox):
         capture.thread.join(COLLECT_TIMEOUT_S)  # a background process of the code may hog the CPU: bounded
         capture.close(wait=0)
         return extract_collected(bytes(capture.out[0]), set(wanted))
+
+    # -- warm workers and the pool ---------------------------------------------------------------------
+
+    def run_pytest(
+        self,
+        workspace: Path,
+        args: list[str],
+        *,
+        trusted: bool,
+        timeout: float = 300.0,
+        memory: str = "4g",
+        gpu: GpuMode = "off",
+        collect: list[str] | None = None,
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        """Trusted template code: a warm worker, reused. Anything else: a single-use warm container from
+        the pool. GPU runs, and any failure of the warm path, run cold (fresh container, as `exec`)."""
+        cmd = [self.python(), "-m", "pytest", *args]
+        cold = {"timeout": timeout, "memory": memory, "gpu": gpu, "collect": collect}
+        if not self.warm:
+            return self.exec(workspace, cmd, **cold)
+        kwargs, use_gpu, note = self.plan(memory=memory, timeout=timeout, gpu=gpu)
+        if use_gpu:
+            return self._cold(workspace, cmd, cold, "GPU validations run cold: CUDA starts in each fresh interpreter")
+        pool = self._pool(trusted, memory)
+        try:
+            worker = pool.take(timeout + GRACE_S)
+        except WarmError as exc:
+            return self._cold(workspace, cmd, cold, f"no warm worker: {exc}")
+        wanted = [n for n in (safe_relpath(c) for c in collect or []) if n]
+        folder = f"v{next(self._counter)}"
+        env = dict(ENV)
+        env["CUDA_VISIBLE_DEVICES"] = ""
+        request = {
+            "workspace": f"{WORKSPACE}/{folder}",
+            "args": args,
+            "timeout": timeout,
+            "env": env,
+            "collect": wanted,
+            "cap": OUTPUT_CAP_BYTES,
+            "watch": ["/tmp", WORKSPACE],
+        }
+        try:
+            self._copy_in(worker.handle, tar_workspace(workspace, prefix=folder))
+            reply = worker.run(request)
+        except (WarmError, SandboxError, OSError) as exc:
+            worker.broken = worker.broken or str(exc)
+            pool.give_back(worker)
+            return self._cold(workspace, cmd, cold, f"warm worker failed: {exc}")
+        pool.give_back(worker)
+        stdout, stderr = reply.output()
+        result = SandboxResult(
+            exit_code=reply.exit_code,
+            timed_out=reply.timed_out,
+            oom_killed=reply.oom_killed,
+            duration_s=reply.duration_s,
+            stdout=stdout,
+            stderr=stderr,
+            stdout_truncated=reply.truncated,
+            backend=self.name,
+            image=kwargs["image"],
+            gpu=False,
+            gpu_note=note,
+            mode="warm" if trusted else "pooled",
+        )
+        return result, reply.collected()
+
+    def _cold(
+        self, workspace: Path, cmd: list[str], cold: dict[str, Any], why: str
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        result, files = self.exec(workspace, cmd, **cold)
+        return result.model_copy(update={"mode_note": why}), files
+
+    def _pool(self, trusted: bool, memory: str) -> WorkerPool:
+        with self._pool_lock:
+            key = (trusted, memory)
+            if not self._pools:
+                atexit.register(self.close)  # no warm container outlives this process (prune reaps after a kill)
+            if key not in self._pools:
+                self._pools[key] = WorkerPool(
+                    lambda: self._start_worker(memory, "warm" if trusted else "pooled"),
+                    reuse=trusted,
+                    ahead=0 if trusted else POOL_AHEAD,
+                )
+            return self._pools[key]
+
+    def _start_worker(self, memory: str, role: str) -> Worker:
+        """A hardened container (exactly `exec`'s protections) running the fork server; blocks until warm."""
+        import docker.errors
+
+        labels = {**owner_labels(WORKER_LIFETIME_S), f"{LABEL}.role": role}
+        kwargs = container_kwargs(
+            image=self.image(), memory=memory, timeout=WORKER_LIFETIME_S, gpu=False, cpus=self.cpus, labels=labels
+        )
+        api = self.client.api
+        container = None
+        try:
+            container = self.client.containers.create(**kwargs)
+            container.start()
+            cmd = [PYTHON, "-I", "-c", warm_source(), "--scope", "container"]
+            ex = api.exec_create(container.id, cmd, stdin=True, workdir=WORKSPACE)["Id"]
+            sock = api.exec_start(ex, socket=True)
+        except (docker.errors.DockerException, OSError) as exc:
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+            raise WarmError(f"cannot start a warm container: {exc}") from exc
+        raw = _raw_socket(sock)
+        channel = Channel(raw.sendall, lambda: raw.shutdown(socket.SHUT_RDWR))
+        capture = _Capture(sock, cap=64 * 1024, on_stdout=channel.feed)
+
+        def retire() -> None:
+            capture.close(wait=0)
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+
+        worker = Worker(channel, retire, label=f"{role} container {container.short_id}")
+        worker.handle = container.id
+        worker.expires = time.monotonic() + WORKER_LIFETIME_S
+        try:
+            worker.wait_ready()
+        except WarmError as exc:
+            worker.retire()
+            raise WarmError(f"{exc} ({bytes(capture.out[1][-500:]).decode(errors='replace')})") from exc
+        return worker
+
+    def warm_up(self, trusted: bool, untrusted: bool, memory: str = "4g") -> None:
+        if not self.warm:
+            return
+        if trusted:
+            self._pool(True, memory).fill(1)  # the first validation finds one warm; more start on demand
+        if untrusted:
+            self._pool(False, memory).fill()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()

@@ -7,9 +7,11 @@ caller's copy stays untouched, and collected files are read back symlink-free an
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -20,11 +22,39 @@ from pathlib import Path
 from agent.models import SandboxResult
 from agent.sandbox.base import GpuMode, Sandbox, SandboxError, parse_size
 from agent.sandbox.runtime import ensure_runtime
-from agent.sandbox.workspace import OUTPUT_CAP_BYTES, copy_workspace, read_regular_files, safe_relpath
+from agent.sandbox.warm import Channel, WarmError, Worker, WorkerPool
+from agent.sandbox.warm import source as warm_source
+from agent.sandbox.workspace import OUTPUT_CAP_BYTES, copy_workspace, safe_relpath
+from agent.sandbox.zygote import read_regular_files
 
 FSIZE_LIMIT = 1 << 30  # 1 GiB per file written
 NOFILE_LIMIT = 1024
-NPROC_LIMIT = 4096  # per-user on Linux, so generous; the timeout is the real backstop
+WARM_AHEAD = 1  # single-use fork servers kept started for model-written code
+
+
+def _env(runtime_bin: str, home: Path) -> dict[str, str]:
+    """The scrubbed environment: nothing of the host's (API keys included) reaches generated code."""
+    return {
+        "PATH": f"{runtime_bin}:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "CUDA_VISIBLE_DEVICES": "",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def _rlimits(memory: str, timeout: float) -> dict[str, int]:
+    cpu = int(timeout) + 5
+    return {
+        "RLIMIT_AS": parse_size(memory),
+        "RLIMIT_FSIZE": FSIZE_LIMIT,
+        "RLIMIT_NOFILE": NOFILE_LIMIT,
+        "RLIMIT_CORE": 0,
+        "RLIMIT_CPU": cpu,
+    }
 
 
 def _read_capped(stream, sink: list[bytes], flag: list[bool]) -> None:
@@ -44,8 +74,11 @@ def _read_capped(stream, sink: list[bytes], flag: list[bool]) -> None:
 class ProcessSandbox(Sandbox):
     name = "process"
 
-    def __init__(self, runtime: Path | None = None) -> None:
+    def __init__(self, runtime: Path | None = None, warm: bool = True) -> None:
         self._runtime = runtime
+        self.warm = warm  # False: every validation cold, as before the fork server (benchmarks, checks)
+        self._pools: dict[bool, WorkerPool] = {}  # by trust: reused workers, or single-use ones
+        self._pool_lock = threading.Lock()
 
     @property
     def runtime(self) -> Path:
@@ -73,32 +106,18 @@ class ProcessSandbox(Sandbox):
             raise SandboxError(
                 "--gpu on needs the docker backend with an nvidia runtime; the process backend runs on CPU"
             )
-        mem = parse_size(memory)
         runtime_bin = str(self.runtime / "bin")
+        rlimits = _rlimits(memory, timeout)
         with tempfile.TemporaryDirectory(prefix="lit2code-proc-") as tmp:
             work = Path(tmp) / "work"
             copy_workspace(workspace, work)
             home = Path(tmp) / "home"
             home.mkdir()
-            # Scrubbed environment: nothing of the host's (API keys included) reaches generated code.
-            env = {
-                "PATH": f"{runtime_bin}:/usr/bin:/bin",
-                "HOME": str(home),
-                "TMPDIR": str(home),
-                "LANG": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONHASHSEED": "0",
-                "CUDA_VISIBLE_DEVICES": "",
-                "OMP_NUM_THREADS": "1",
-            }
+            env = _env(runtime_bin, home)
 
             def limits() -> None:
-                resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-                resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
-                resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE_LIMIT, NOFILE_LIMIT))
-                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-                cpu = int(timeout) + 5
-                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+                for name, value in rlimits.items():
+                    resource.setrlimit(getattr(resource, name), (value, value))
 
             started = time.monotonic()
             proc = subprocess.Popen(
@@ -150,3 +169,135 @@ class ProcessSandbox(Sandbox):
             gpu_note="process backend runs on CPU",
         )
         return result, files
+
+    # -- the fork server ---------------------------------------------------------------------------
+
+    def run_pytest(
+        self,
+        workspace: Path,
+        args: list[str],
+        *,
+        trusted: bool,
+        timeout: float = 300.0,
+        memory: str = "4g",
+        gpu: GpuMode = "off",
+        collect: list[str] | None = None,
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        if gpu == "on" or not self.warm:
+            return super().run_pytest(
+                workspace, args, trusted=trusted, timeout=timeout, memory=memory, gpu=gpu, collect=collect
+            )
+        pool = self._pool(trusted)
+        try:
+            worker = pool.take()
+        except WarmError as exc:
+            return self._cold(workspace, args, timeout, memory, collect, f"no fork server: {exc}")
+        with tempfile.TemporaryDirectory(prefix="lit2code-proc-") as tmp:
+            work = Path(tmp) / "work"
+            copy_workspace(workspace, work)
+            home = Path(tmp) / "home"
+            home.mkdir()
+            wanted = {name: rel for rel in collect or [] if (name := safe_relpath(rel))}
+            request = {
+                "workspace": str(work),
+                "args": args,
+                "timeout": timeout,
+                "env": _env(str(self.runtime / "bin"), home),
+                "rlimits": _rlimits(memory, timeout),
+                "collect": list(wanted),
+                "cap": OUTPUT_CAP_BYTES,
+            }
+            try:
+                reply = worker.run(request)
+            except WarmError as exc:
+                pool.give_back(worker)  # broken: retired
+                return self._cold(workspace, args, timeout, memory, collect, f"fork server failed: {exc}")
+        pool.give_back(worker)  # kept after a clean validation, retired after an anomaly
+        stdout, stderr = reply.output()
+        result = SandboxResult(
+            exit_code=reply.exit_code,
+            timed_out=reply.timed_out,
+            oom_killed=reply.oom_killed,
+            duration_s=reply.duration_s,
+            stdout=stdout,
+            stderr=stderr,
+            stdout_truncated=reply.truncated,
+            backend=self.name,
+            gpu_note="process backend runs on CPU",
+            mode="warm" if trusted else "pooled",
+        )
+        return result, {wanted[name]: data for name, data in reply.collected().items()}
+
+    def _cold(
+        self, workspace: Path, args: list[str], timeout: float, memory: str, collect: list[str] | None, why: str
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        cmd = [self.python(), "-m", "pytest", *args]
+        result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, collect=collect)
+        return result.model_copy(update={"mode_note": why}), files
+
+    def _pool(self, trusted: bool) -> WorkerPool:
+        with self._pool_lock:
+            if not self._pools:
+                atexit.register(self.close)  # no fork server outlives this process
+            if trusted not in self._pools:
+                self._pools[trusted] = WorkerPool(self._start_worker, reuse=trusted, ahead=0 if trusted else WARM_AHEAD)
+            return self._pools[trusted]
+
+    def _start_worker(self) -> Worker:
+        """A fork server in its own session, its stdout read by a thread; blocks until it is warm."""
+        root = Path(tempfile.mkdtemp(prefix="lit2code-zygote-"))
+        try:
+            proc = subprocess.Popen(
+                [self.python(), "-I", "-c", warm_source(), "--scope", "descendants"],
+                cwd=root,
+                env=_env(str(self.runtime / "bin"), root),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            raise WarmError(f"cannot start the fork server: {exc}") from exc
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def send(data: bytes) -> None:
+            stdin.write(data)
+            stdin.flush()
+
+        def retire() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            shutil.rmtree(root, ignore_errors=True)
+
+        channel = Channel(send, stdin.close)
+
+        def read() -> None:
+            while chunk := stdout.read1(65536):
+                channel.feed(chunk)
+            channel.feed(None)
+
+        threading.Thread(target=read, daemon=True, name="lit2code-zygote-reader").start()
+        worker = Worker(channel, retire, label=f"process fork server {proc.pid}")
+        try:
+            worker.wait_ready()
+        except WarmError:
+            worker.retire()
+            raise
+        return worker
+
+    def warm_up(self, trusted: bool, untrusted: bool, memory: str = "4g") -> None:
+        if not self.warm:
+            return
+        if trusted:
+            self._pool(True).fill(1)  # the first validation finds one warm; more start on demand
+        if untrusted:
+            self._pool(False).fill()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()

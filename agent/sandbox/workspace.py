@@ -2,9 +2,10 @@
 
 In: only directories and regular files, no symlinks or special files, at most WORKSPACE_MAX_BYTES
 (`copy_workspace` for a folder on this host, `tar_workspace` for a container). Out: only the files asked
-for, named by clean relative paths, opened component by component without following a symlink, regular
-files only, each cut at a cap (`read_regular_files`; its source also runs inside containers, so it uses
-the standard library alone). The code under test wrote those folders, so nothing in them is trusted.
+for, named by clean relative paths (`safe_relpath`), opened component by component without following a
+symlink, regular files only, each cut at a cap (`read_regular_files`, which lives in agent.sandbox.zygote
+because it also runs inside sandboxes; `extract_collected` for a tar from a container). The code under
+test wrote those folders, so nothing in them is trusted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import stat
 import tarfile
 import time
 from collections.abc import Iterator
@@ -70,11 +70,15 @@ def copy_workspace(workspace: Path, target: Path, limit: int = WORKSPACE_MAX_BYT
                 dest.chmod(0o755)
 
 
-def tar_workspace(workspace: Path, limit: int = WORKSPACE_MAX_BYTES) -> bytes:
-    """The workspace as a tar owned by the sandbox user: directories and regular files only."""
+def tar_workspace(workspace: Path, limit: int = WORKSPACE_MAX_BYTES, prefix: str = "") -> bytes:
+    """The workspace as a tar owned by the sandbox user: directories and regular files only, under the
+    folder `prefix` when one is given."""
     buf = io.BytesIO()
+    entries = list(walk_workspace(workspace, limit))
+    if prefix:
+        entries = [(prefix, workspace, True)] + [(f"{prefix}/{rel}", path, d) for rel, path, d in entries]
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for rel, path, is_dir in walk_workspace(workspace, limit):
+        for rel, path, is_dir in entries:
             info = tarfile.TarInfo(rel)
             info.uid = info.gid = SANDBOX_UID
             info.mtime = int(time.time())
@@ -87,38 +91,6 @@ def tar_workspace(workspace: Path, limit: int = WORKSPACE_MAX_BYTES) -> bytes:
             with open(path, "rb") as fh:
                 tar.addfile(info, fh)
     return buf.getvalue()
-
-
-def read_regular_files(root: str, names: list[str], cap: int) -> dict[str, bytes]:
-    """Each named file under `root`, opened component by component with O_NOFOLLOW (a symlink anywhere in
-    the path is refused), non-blocking (a FIFO cannot stall us), regular files only, at most `cap` bytes.
-    Names must already be clean (`safe_relpath`). Standard library only: this also runs in containers."""
-    found: dict[str, bytes] = {}
-    for name in names:
-        chunks: list[bytes] = []
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            parts = name.split("/")
-            for part in parts[:-1]:
-                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-                os.close(fd)
-                fd = nxt
-            f = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
-            try:
-                if not stat.S_ISREG(os.fstat(f).st_mode):
-                    continue
-                left = cap
-                while left > 0 and (chunk := os.read(f, min(left, 1 << 20))):
-                    chunks.append(chunk)
-                    left -= len(chunk)
-            finally:
-                os.close(f)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        found[name] = b"".join(chunks)
-    return found
 
 
 def extract_collected(data: bytes, wanted: set[str], cap: int = OUTPUT_CAP_BYTES) -> dict[str, bytes]:

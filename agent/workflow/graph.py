@@ -45,7 +45,7 @@ from agent.planners.base import BudgetSpent, Planner, PlannerError
 from agent.render import RenderError, render
 from agent.repo import GeneratedRepo
 from agent.sandbox.base import Sandbox
-from agent.validate import run_tests, static_check, static_failure, summary_line
+from agent.validate import is_template_code, run_tests, static_check, static_failure, summary_line
 
 
 @dataclass
@@ -248,6 +248,7 @@ async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
             state["rendered"],
             svc.sandbox,
             attempt,
+            trusted=is_template_code(state["plan"]),
             timeout=cfg.timeout_s,
             memory=cfg.memory,
             gpu=cfg.gpu,

@@ -1,21 +1,22 @@
 """`lit2code eval mutants`: how many mutants of each rendered family module its own tests kill.
 
 A small AST mutator (operators, comparisons, boolean operators, constants, unary minus, return
-values, dropped statements) writes mutants of the module rendered with every option on. A runner
-inside the sandbox imports torch once and forks one child per mutant, so each mutant costs a
-pytest session, not an interpreter start.
+values, dropped statements) writes mutants of the module rendered with every option on. Each mutant
+runs as one validation in the sandbox's fork server, so it costs a pytest session in a forked child,
+not an interpreter start.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-import json
+import os
 import random
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -176,75 +177,45 @@ def _swap(tree: ast.Module, old: ast.AST, new: ast.AST) -> ast.Module:
     return tree
 
 
-RUNNER = r"""
-import json, os, signal, sys, time
-sys.dont_write_bytecode = True
-import torch, pytest  # imported once; every child inherits them
-slug, module, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-target = os.path.join("papers", slug, module + ".py")
-original = open(target).read()
-
-def run(source):
-    pid = os.fork()
-    if pid == 0:
-        os.setsid()
-        with open(target, "w") as fh:
-            fh.write(source)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1); os.dup2(devnull, 2)
-        code = pytest.main(["-q", "-x", "-p", "no:cacheprovider", os.path.join("papers", slug)])
-        os._exit(int(code))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.02)
-    os.killpg(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return "timeout"
-
-results = {"baseline": run(original)}
-for name in sorted(os.listdir("mutants")) if results["baseline"] == 0 else []:
-    if name.endswith(".py"):
-        results[name[:-3]] = run(open(os.path.join("mutants", name)).read())
-with open("mutants/results.json", "w") as fh:
-    json.dump(results, fh)
-"""
-
-
 def score_family(
     family: FamilySpec,
     sandbox: Sandbox,
     limit: int | None = 80,
-    per_mutant_timeout: float = 30.0,
-    timeout: float = 1800.0,
+    per_mutant_timeout: float | None = None,
+    jobs: int | None = None,
 ) -> FamilyScore:
+    """Run the family's tests against each mutant of its module (rendered with every option on).
+
+    Each mutant is one validation in the sandbox's fork server (a forked child of a warm interpreter),
+    `jobs` at a time (default: CPU count), with pytest's `-x`: a mutant is killed at its first failure.
+    A mutant's timeout is five times the unmutated run (at least 10 s): a mutant that loops is killed.
+    """
     plan, paper = sample_plan(family, sorted(family.options))
     rendered = render(plan, paper, family)
     module_file = f"{plan.module_name}.py"
     mutants = make_mutants(rendered.files[module_file], limit)
-    with tempfile.TemporaryDirectory(prefix="lit2code-mutants-") as tmp:
-        root = Path(tmp)
-        write_workspace(rendered, root)
-        (root / "mutants").mkdir()
-        for m in mutants:
-            (root / "mutants" / f"{m.id:04d}.py").write_text(m.source)
-        (root / "run_mutants.py").write_text(RUNNER)
-        cmd = [sandbox.python(), "run_mutants.py", rendered.slug, plan.module_name, str(per_mutant_timeout)]
-        result, files = sandbox.exec(root, cmd, timeout=timeout, collect=["mutants/results.json"])
-    if "mutants/results.json" not in files:
-        raise RuntimeError(f"{family.id}: the mutant runner produced no results: {result.stderr[-1500:]}")
-    outcomes = json.loads(files["mutants/results.json"])
-    if outcomes.pop("baseline") != 0:
+    args = ["-q", "-x", "-p", "no:cacheprovider", f"papers/{rendered.slug}"]
+
+    def run(source: str, timeout: float) -> tuple[int, float]:
+        files = {**rendered.files, module_file: source}
+        with tempfile.TemporaryDirectory(prefix="lit2code-mutant-") as tmp:
+            write_workspace(rendered.model_copy(update={"files": files}), Path(tmp))
+            result, _ = sandbox.run_pytest(Path(tmp), args, trusted=True, timeout=timeout, memory="2g")
+        return result.exit_code, result.duration_s
+
+    code, seconds = run(rendered.files[module_file], 600.0)
+    if code != 0:
         raise RuntimeError(f"{family.id}: the unmutated module's tests fail; fix them before scoring mutants")
-    killed = [m for m in mutants if outcomes.get(f"{m.id:04d}") != 0]
-    survivors = [f"line {m.line}: {m.kind} ({m.description})" for m in mutants if outcomes.get(f"{m.id:04d}") == 0]
+    timeout = per_mutant_timeout or max(10.0, 5 * seconds)
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
+        codes = list(pool.map(lambda m: run(m.source, timeout)[0], mutants))
+    survivors = [f"line {m.line}: {m.kind} ({m.description})" for m, c in zip(mutants, codes, strict=True) if c == 0]
     total = len(mutants)
+    killed = total - len(survivors)
     return FamilyScore(
         family=family.id,
-        score=round(len(killed) / total, 3) if total else 1.0,
-        killed=len(killed),
+        score=round(killed / total, 3) if total else 1.0,
+        killed=killed,
         total=total,
         survivors=survivors,
     )

@@ -90,7 +90,18 @@ async def execute(
     `resume` is None to start or continue after a crash, or {interrupt_id: answer} to answer reviews.
     Returns the report written to runs/RUN_ID/ and the reviews still pending.
     """
+    own = services is None
     svc = services or build_services(config)
+    try:
+        return await _execute(config, svc, resume, on_event)
+    finally:
+        if own:
+            svc.sandbox.close()
+
+
+async def _execute(
+    config: RunConfig, svc: Services, resume: Any, on_event: Callable[[Event], None] | None
+) -> tuple[reports.Report, list[ReviewRequest]]:
     d = svc.run_dir
     begun = started_at(config.run_id)
     papers_seen: list[Paper] = []

@@ -41,6 +41,8 @@ def build_services(config: RunConfig, env: Settings | None = None) -> Services:
     )
     svc.repo.ensure()
     svc.sandbox.prepare()
+    model_code = PLANNERS[config.planner].model_code
+    svc.sandbox.warm_up(trusted=not model_code, untrusted=model_code, memory=config.memory)
     return svc
 
 

@@ -17,7 +17,7 @@ from agent.families import FamilySpec
 from agent.models import Paper, Plan, RenderedModule, TestSpec
 from agent.render import RenderError, render
 from agent.sandbox.base import Sandbox
-from agent.validate import JUNIT, static_check, write_workspace
+from agent.validate import JUNIT, pytest_args, static_check, write_workspace
 
 
 class CheckResult(BaseModel):
@@ -115,8 +115,9 @@ def check_family(family: FamilySpec, sandbox: Sandbox, timeout: float = 600.0) -
         with tempfile.TemporaryDirectory(prefix="lit2code-check-") as tmp:
             for r in runnable:
                 write_workspace(r, Path(tmp))
-            cmd = [sandbox.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT}", "papers"]
-            result, files = sandbox.exec(Path(tmp), cmd, timeout=timeout, collect=[JUNIT])
+            result, files = sandbox.run_pytest(
+                Path(tmp), pytest_args("papers"), trusted=True, timeout=timeout, collect=[JUNIT]
+            )
         counts = _per_package(files[JUNIT]) if JUNIT in files else {}
         for res, done in jobs:
             if done is None:
