@@ -172,7 +172,8 @@ def test_the_fork_server_holds_one_thread_after_warming(runtime_python: str) -> 
     from agent.sandbox.warm import source
 
     probe = source().replace('if __name__ == "__main__":', "if False:") + "\nwarm()\nprint(threads())\n"
-    out = subprocess.run([runtime_python, "-I", "-c", probe], capture_output=True, text=True, timeout=300)
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}  # nothing that limits threads: the server must do it
+    out = subprocess.run([runtime_python, "-I", "-c", probe], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
 

@@ -531,17 +531,21 @@ class DockerSandbox(Sandbox):
         """Trusted template code: a warm worker, reused. Anything else: a single-use warm container from
         the pool. GPU runs, and any failure of the warm path, run cold (fresh container, as `exec`)."""
         cmd = [self.python(), "-m", "pytest", *args]
-        cold = {"timeout": timeout, "memory": memory, "gpu": gpu, "collect": collect}
+
+        def cold(why: str | None) -> tuple[SandboxResult, dict[str, bytes]]:
+            result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
+            return result.model_copy(update={"mode_note": why}), files
+
         if not self.warm:
-            return self.exec(workspace, cmd, **cold)
+            return cold(None)
         kwargs, use_gpu, note = self.plan(memory=memory, timeout=timeout, gpu=gpu)
         if use_gpu:
-            return self._cold(workspace, cmd, cold, "GPU validations run cold: CUDA starts in each fresh interpreter")
+            return cold("GPU validations run cold: CUDA starts in each fresh interpreter")
         pool = self._pool(trusted, memory)
         try:
             worker = pool.take(timeout + GRACE_S)
         except WarmError as exc:
-            return self._cold(workspace, cmd, cold, f"no warm worker: {exc}")
+            return cold(f"no warm worker: {exc}")
         wanted = [n for n in (safe_relpath(c) for c in collect or []) if n]
         folder = f"v{next(self._counter)}"
         env = dict(ENV)
@@ -561,7 +565,7 @@ class DockerSandbox(Sandbox):
         except (WarmError, SandboxError, OSError) as exc:
             worker.broken = worker.broken or str(exc)
             pool.give_back(worker)
-            return self._cold(workspace, cmd, cold, f"warm worker failed: {exc}")
+            return cold(f"warm worker failed: {exc}")
         pool.give_back(worker)
         stdout, stderr = reply.output()
         result = SandboxResult(
@@ -579,12 +583,6 @@ class DockerSandbox(Sandbox):
             mode="warm" if trusted else "pooled",
         )
         return result, reply.collected()
-
-    def _cold(
-        self, workspace: Path, cmd: list[str], cold: dict[str, Any], why: str
-    ) -> tuple[SandboxResult, dict[str, bytes]]:
-        result, files = self.exec(workspace, cmd, **cold)
-        return result.model_copy(update={"mode_note": why}), files
 
     def _pool(self, trusted: bool, memory: str) -> WorkerPool:
         with self._pool_lock:

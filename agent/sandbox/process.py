@@ -183,15 +183,18 @@ class ProcessSandbox(Sandbox):
         gpu: GpuMode = "off",
         collect: list[str] | None = None,
     ) -> tuple[SandboxResult, dict[str, bytes]]:
+        def cold(why: str | None) -> tuple[SandboxResult, dict[str, bytes]]:
+            cmd = [self.python(), "-m", "pytest", *args]
+            result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
+            return result.model_copy(update={"mode_note": why}), files
+
         if gpu == "on" or not self.warm:
-            return super().run_pytest(
-                workspace, args, trusted=trusted, timeout=timeout, memory=memory, gpu=gpu, collect=collect
-            )
+            return cold(None)
         pool = self._pool(trusted)
         try:
             worker = pool.take()
         except WarmError as exc:
-            return self._cold(workspace, args, timeout, memory, collect, f"no fork server: {exc}")
+            return cold(f"no fork server: {exc}")
         with tempfile.TemporaryDirectory(prefix="lit2code-proc-") as tmp:
             work = Path(tmp) / "work"
             copy_workspace(workspace, work)
@@ -211,7 +214,7 @@ class ProcessSandbox(Sandbox):
                 reply = worker.run(request)
             except WarmError as exc:
                 pool.give_back(worker)  # broken: retired
-                return self._cold(workspace, args, timeout, memory, collect, f"fork server failed: {exc}")
+                return cold(f"fork server failed: {exc}")
         pool.give_back(worker)  # kept after a clean validation, retired after an anomaly
         stdout, stderr = reply.output()
         result = SandboxResult(
@@ -227,13 +230,6 @@ class ProcessSandbox(Sandbox):
             mode="warm" if trusted else "pooled",
         )
         return result, {wanted[name]: data for name, data in reply.collected().items()}
-
-    def _cold(
-        self, workspace: Path, args: list[str], timeout: float, memory: str, collect: list[str] | None, why: str
-    ) -> tuple[SandboxResult, dict[str, bytes]]:
-        cmd = [self.python(), "-m", "pytest", *args]
-        result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, collect=collect)
-        return result.model_copy(update={"mode_note": why}), files
 
     def _pool(self, trusted: bool) -> WorkerPool:
         with self._pool_lock:
@@ -275,7 +271,7 @@ class ProcessSandbox(Sandbox):
         channel = Channel(send, stdin.close)
 
         def read() -> None:
-            while chunk := stdout.read1(65536):
+            while chunk := os.read(stdout.fileno(), 65536):
                 channel.feed(chunk)
             channel.feed(None)
 

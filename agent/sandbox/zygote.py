@@ -48,6 +48,8 @@ STREAM_GRACE_S = 1.0  # after the child exits, how long its leftovers may keep i
 def warm() -> float:
     """Import and exercise what validations use, with one thread; returns the seconds it took."""
     started = time.monotonic()
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"  # numpy's BLAS starts a pool at import unless told otherwise
     import numpy  # noqa: F401
     import pytest  # noqa: F401
     import torch
