@@ -346,12 +346,18 @@ def eval_mutants(
 def eval_triage(
     digests: Annotated[list[Path], typer.Argument(help="digest files")],
     labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: [family|skip, ...]}")],
+    holdout: Annotated[
+        str | None, typer.Option(help="score only the papers labelled with this digest (the one not tuned on)")
+    ] = None,
+    min_confidence: Annotated[float, typer.Option(help="a pick below this confidence counts as a skip")] = 0.0,
 ) -> None:
     """Score the planner's triage against labelled papers; prints JSON."""
     from agent.evaluate import evaluate_triage
 
+    if not 0.0 <= min_confidence <= 1.0:
+        raise fail("--min-confidence must be between 0 and 1")
     try:
-        result = evaluate_triage(digests, labels)
+        result = evaluate_triage(digests, labels, holdout=holdout, min_confidence=min_confidence)
     except (digest.DigestError, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     print(json.dumps(result, indent=2))

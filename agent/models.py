@@ -34,6 +34,7 @@ class Triage(BaseModel):
     reason: str
     cues: list[str] = Field(default_factory=list, description="the cue words that decided")
     scores: dict[str, float] = Field(default_factory=dict)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0, description="how sure the planner is of this decision")
 
 
 class TestSpec(BaseModel):
