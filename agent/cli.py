@@ -150,6 +150,9 @@ def run(
         int | None, typer.Option(help="tokens: no new model call once the run has used this many (llm planner)")
     ] = None,
     cache: Annotated[bool, typer.Option(help="answer repeated model requests from the response cache")] = True,
+    min_confidence: Annotated[
+        float, typer.Option(help="skip a paper whose triage pick is less sure than this (0..1)")
+    ] = RunConfig.model_fields["min_confidence"].default,
     run_id: Annotated[str | None, typer.Option(help="name the run (default: a timestamp)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print report.json to stdout instead of a summary")] = False,
 ) -> None:
@@ -168,6 +171,8 @@ def run(
         raise fail(f"--sandbox must be auto, docker or process, not {sandbox!r}")
     if concurrency < 0:
         raise fail("--concurrency must be positive")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise fail("--min-confidence must be between 0 and 1")
     try:
         papers = digest.load_inputs(inputs)  # fail fast, before a run folder exists
     except digest.DigestError as exc:
@@ -191,6 +196,7 @@ def run(
         max_cost=max_cost,
         max_tokens=max_tokens,
         cache=cache,
+        min_confidence=min_confidence,
     )
     runs.save_config(config)
     if not as_json:
@@ -349,7 +355,9 @@ def eval_triage(
     holdout: Annotated[
         str | None, typer.Option(help="score only the papers labelled with this digest (the one not tuned on)")
     ] = None,
-    min_confidence: Annotated[float, typer.Option(help="a pick below this confidence counts as a skip")] = 0.0,
+    min_confidence: Annotated[
+        float, typer.Option(help="a pick below this confidence counts as a skip (as in `run`)")
+    ] = RunConfig.model_fields["min_confidence"].default,
 ) -> None:
     """Score the planner's triage against labelled papers; prints JSON."""
     from agent.evaluate import evaluate_triage

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agent import digest
 from agent.families import load_families
+from agent.models import RunConfig
 from agent.planners.offline import OfflinePlanner
 
 
@@ -74,13 +75,15 @@ def _figures(predictions: list[dict]) -> dict:
 
 
 def evaluate_triage(
-    digests: list[Path], labels_file: Path, holdout: str | None = None, min_confidence: float = 0.0
+    digests: list[Path], labels_file: Path, holdout: str | None = None, min_confidence: float | None = None
 ) -> dict:
     """Score the offline triage (and the names of what it would commit) against the labels.
 
     `holdout`: score only the papers labelled with that digest and no other one, the digest the rules
     were not tuned on. `min_confidence`: a pick below it counts as a skip, as in `lit2code run`.
     """
+    if min_confidence is None:
+        min_confidence = RunConfig.model_fields["min_confidence"].default
     labels = load_label_rows(labels_file)
     known = sorted({d for label in labels.values() for d in label.digests})
     if holdout is not None and holdout not in known:

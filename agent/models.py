@@ -190,6 +190,7 @@ class RunConfig(BaseModel):
     max_cost: float | None = Field(default=None, description="USD; no new model call once spent")
     max_tokens: int | None = Field(default=None, description="prompt + completion tokens; no new call once spent")
     cache: bool = Field(default=True, description="use the model response cache")
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="skip a pick triaged less sure than this")
 
 
 class Totals(BaseModel):
