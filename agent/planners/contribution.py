@@ -21,7 +21,19 @@ _ADVERBS = r"(?:\s+(?:first|further|also|then|here|thus|therefore|hence|instead|
 _STATE = re.compile(
     rf"\b{_SUBJECT}{_ADVERBS}\s+(?:propose|introduce|present|design|develop|devise|build|construct|formulate"
     r"|put forward|establish|create|offer|contribute|describe|release|curate|collect|provide)s?\b"
+    r"|\bwe\b[^.;]{0,100}?\b(?:to|and) (?:propose|introduce|present|design|develop|devise)\b"
     r"|\b(?:is|are)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed|designed|devised)\b",
+    re.I,
+)
+# A passive statement about what others did ("such models are developed in isolation") states nothing of ours.
+_OTHERS = re.compile(
+    r"^(?:while|although|though|despite|existing|previous|prior|recent|many|most|such|these|those|various|several"
+    r"|other|some|traditional|conventional)\b",
+    re.I,
+)
+# "a framework which allows a principled investigation of ...": a tool for a study, not a module.
+_FOR_STUDY = re.compile(
+    r"^[^.;]{0,40}?\b(?:investigation|analysis|analyses|comparisons?|understanding|characteri[sz]ation|study) of\b",
     re.I,
 )
 _GIVE = re.compile(r"(?:release|curate|collect|provide|describe|offer|contribute)s?$", re.I)
@@ -122,13 +134,16 @@ SYSTEM_WORDS: dict[str, float] = {
     r"\b(?:family|series|suite) of (?:[\w-]+ )*?models\b": 2.0,
     r"\b(?:pre-?)?trained on [\d.,]+ ?(?:[TB]|trillion|billion) (?:high-quality )?tokens\b": 2.0,
     r"\bdeployed (?:in|at|on|to) (?:production|a (?:commercial|real-world)|our)\b|\bsearch engine\b": 1.0,
-    r"\bopen(?:-source|-weight)?s? (?:[\w-]+ ){0,2}(?:models|LLMs|MLLMs|VLMs|LMMs)\b|\bmodel weights\b": 1.5,
+    r"\bopen(?:-source|-weight)?s? (?:[\w-]+ ){0,2}(?:models|LLMs|MLLMs|VLMs|LMMs)\b"
+    r"|\b(?:release|open-source|publish)\w* (?:the |our |all )?(?:model )?weights\b": 1.5,
     r"\b(?:pre-?training|post-?training|instruction[- ]tuning) (?:stages?|pipeline|recipe|data|corpus|mixture)\b": 1.0,
 }
-# Titles that announce a study, a benchmark or a dataset, or a report.
+# Titles that announce a study, a benchmark or a dataset, or a report. TITLE_EXPLORE: weaker, as method papers
+# also open with "Exploring ...".
+TITLE_EXPLORE = re.compile(r"^(?:exploring|exploration|unraveling|unveiling|anatomy|lessons|revisiting)\b", re.I)
 TITLE_STUDY = re.compile(
     r"^(?:understanding|demystifying|towards (?:a )?(?:deeper |better )?understanding|towards a science|how (?!to\b)"
-    r"|why|what|when|do|does|can|is|are|anatomy|exploring|exploration|unraveling|unveiling|lessons|benchmarking)\b"
+    r"|why|what|when|do|does|can|is|are|benchmarking)\b"
     r"|:\s*(?:an? )?(?:empirical|systematic|comprehensive|large-scale)?\s*(?:study|analysis|investigation|evaluation)\b"
     r"|(?:^|(?::\s*|\b(?:a|an|new)\s+)(?:[\w-]+\s+){0,5}?)(?:benchmark|dataset|corpus|testbed|leaderboard)s?\b"
     r"(?!\s+(?:distillation|condensation|pruning|selection|compression))"
@@ -163,6 +178,7 @@ class Reading:
     system: list[tuple[float, str]] = field(default_factory=list)
     llm_driven: list[str] = field(default_factory=list)
     title_study: str | None = None
+    title_explore: str | None = None
     title_survey: str | None = None
 
     @property
@@ -225,7 +241,11 @@ def read(title: str, abstract: str) -> Reading:
         for m in _STATE.finditer(sent):
             passive = m.group(0).lower().startswith(("is ", "are "))
             phrase = _object_before(sent, m.start()) if passive else _object_after(sent, m.end())
+            if passive and (_OTHERS.match(sent) or _OTHERS.match(phrase)):
+                continue
             kind = _kind(phrase) if phrase else "unnamed"
+            if kind == "method" and not passive and _FOR_STUDY.match(sent[m.end() + len(phrase) + 1 :]):
+                kind = "study"
             if not phrase or (kind == "method" and _GIVE.match(m.group(0).split()[-1])):
                 continue  # "we release our code and models", "we provide a method to ...": not the contribution
             found = True
@@ -260,6 +280,8 @@ def read(title: str, abstract: str) -> Reading:
     r.llm_driven = sorted({m.group(0).lower() for m in _LLM_DRIVEN.finditer(f"{title}\n{contribution}")})
     if m := TITLE_STUDY.search(title):
         r.title_study = m.group(0).strip(" :").lower()
+    elif m := TITLE_EXPLORE.search(title):
+        r.title_explore = m.group(0).lower()
     if m := TITLE_SURVEY.search(title):
         r.title_survey = m.group(0).lower()
     return r

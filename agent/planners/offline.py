@@ -19,6 +19,7 @@ from agent.planners.naming import class_identifier, module_identifier, paper_met
 
 STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 3.0
 BACKGROUND = 0.35  # a cue met only before the paper states its own work (related work, the problem) counts this much
+BACKGROUND_ONLY, METHOD_STATED = 1.5, 2.5  # a family whose strong cues are all in the background needs a stated method
 METHOD_CUES = re.compile(
     r"\bwe (?:propose|introduce|present|design|develop|devise)\b|\bproposed (?:method|approach|framework)\b"
     r"|\bour (?:method|approach|framework)\b",
@@ -44,11 +45,12 @@ class FamilyScore:
     score: float
     cues: list[str]
     stated: bool  # a strong cue in the title or where the paper states its own work
+    background: bool = False  # a strong cue, but only before the paper states its own work
 
 
 def score_family(family: FamilySpec, title: str, reading: contribution.Reading) -> FamilyScore:
     """Weighted count of distinct cues: more in the title, less where only the background mentions them."""
-    score, cues, stated = 0.0, [], False
+    score, cues, stated, in_background = 0.0, [], False, False
     own, background = reading.contribution_text, reading.background_text
     for weight, patterns, strong in ((STRONG, family.cues.strong, True), (WEAK, family.cues.weak, False)):
         for pat in patterns:
@@ -60,6 +62,7 @@ def score_family(family: FamilySpec, title: str, reading: contribution.Reading) 
             elif m := re.search(pat, background, re.I):
                 score += weight * BACKGROUND
                 cues.append(f"{m.group(0).strip().lower()} (background)")
+                in_background = in_background or strong
                 continue
             else:
                 continue
@@ -70,14 +73,17 @@ def score_family(family: FamilySpec, title: str, reading: contribution.Reading) 
         if m:
             score += NEGATIVE
             cues.append(f"not: {m.group(0).strip().lower()}")
-    return FamilyScore(score, cues, stated)
+    return FamilyScore(score, cues, stated, in_background and not stated)
 
 
 def skip_evidence(title: str, reading: contribution.Reading) -> list[tuple[float, str]]:
     """What argues that the paper contributes no module of its own, each with the words that say so."""
     ev: list[tuple[float, str]] = []
+    named = any(s.named and s.kind in ("method", "unnamed") and not s.llm_driven for s in reading.statements)
     if reading.title_study:
         ev.append((5.0, f"title '{reading.title_study}'"))
+    elif reading.title_explore:
+        ev.append((1.5 if named else 3.0, f"title '{reading.title_explore}'"))
     for kind, first, more, what in (
         ("data", 4.0, 2.0, "introduces a dataset/benchmark"),
         ("system", 4.5, 1.5, "introduces a system or model"),
@@ -109,7 +115,7 @@ def method_evidence(reading: contribution.Reading) -> list[tuple[float, str]]:
     if own:
         ev.append((2.5, f"states a method: '{own[0].words()}'"))
         if any(s.named for s in own):
-            ev.append((1.0, "names it"))
+            ev.append((2.0, "names it"))
         if len(own) > 1:
             ev.append((min(1.5, 0.5 * (len(own) - 1)), f"and {len(own) - 1} more component(s)"))
     return ev
@@ -136,6 +142,12 @@ class OfflinePlanner(Planner):
         scores = {fid: round(f.score, 2) for fid, f in fam.items()}
         scores["skip"], scores["method"] = round(skip, 2), round(method, 2)
         stated = [fid for fid in sorted(fam) if fam[fid].stated]
+        if not stated and method >= METHOD_STATED:  # a stated method whose family the background names
+            for fid in sorted(fam):
+                if fam[fid].background:
+                    fam[fid].score -= BACKGROUND_ONLY
+                    fam[fid].cues.insert(0, "family named only in the background")
+                    stated.append(fid)
         best = max(stated, key=lambda f: fam[f].score, default=None)
         against = [w for _, w in sorted(skip_ev, key=lambda e: -e[0])]
         if reading.title_survey:
