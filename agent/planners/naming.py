@@ -51,6 +51,8 @@ def clean_name(raw: str) -> str:
 def is_expansion(short: str, long: str) -> bool:
     """Whether `long` spells out `short`: same first letter, and short's letters appear in order in long."""
     s = re.sub(r"[^a-z0-9]", "", short.lower())
+    if sum(c.isalpha() for c in s) >= 2:
+        s = re.sub(r"[0-9]", "", s)  # "S4D" spells out "Static-for-Dynamic"
     words = re.findall(r"[A-Za-z0-9]+", long)
     if len(s) < 2 or len(words) < 2 or not s or s[0] != words[0][0].lower():
         return False
@@ -65,7 +67,7 @@ COMMON_ACRONYMS = set(
     """AI LLM LLMS VLM VLMS MLLM MLLMS LMM LMMS LM LMS NLP CV RL SFT RLHF DPO PPO GRPO KD MOE MOES LORA PEFT CNN CNNS
     RNN RNNS LSTM GAN GANS VAE VIT VITS SOTA GPU GPUS CPU TPU API CL T2I I2I T2V SSL QAT PTQ MLP MLPS CTR IR KL FLOPS
     CLIP BERT GPT DFT RWR SSM SSMS SDM DA UDA DG TTA FL DNN DNNS NAS OOD ID IID SGD ADAM ADAMW MSE CE ML DL QA VQA
-    ASR TTS OCR RAG KV MHA FFN GNN GNNS JE-SSL COT TOT MCTS MTL UNET U-NET""".split()  # noqa: SIM905 (a word list reads better)
+    ASR TTS OCR RAG KV MHA FFN GNN GNNS JE-SSL COT TOT MCTS MTL UNET U-NET SVD PCA""".split()  # noqa: SIM905 (a word list reads better)
 )
 _ROMAN = re.compile(r"^(?:I{1,3}|IV|VI{0,3}|IX|X{1,3})$")
 # A token that reads as a name: internal capitals or digits (SMoRA, TinyCLIP, A-SDM, o1), or an all-caps acronym.
@@ -75,18 +77,28 @@ _VERB = (
     r"\b(?:we|this (?:paper|work|study)|our (?:work|paper))\s+(?:(?:first|further|also|then|here|thus|now|\w+ly)\s+)*"
     r"(?:propose|introduce|present|design|develop|devise|build|construct|formulate|put forward|establish|offer"
     r"|contribute|call|term|name|dub|coin)s?\b"
+    r"|\bwe\b[^.;]{0,100}?\b(?:to|and) (?:propose|introduce|present|design|develop|devise)\b"
 )
 _STATEMENT = re.compile(
-    _VERB + r"|\b(?:called|named|termed|dubbed|coined|referred to as)\b|\bour (?:method|approach"
-    r"|algorithm|framework|model|system|technique),\s",
+    _VERB + r"|\b(?:called|named|termed|dubbed|coined|referred to as)\b|\b(?:the|our) proposed\b"
+    r"|\bour (?:new |novel |proposed )?(?:method|approach|algorithm|framework|model|system|technique)\b",
     re.I,
 )
 _CALLED = re.compile(
     rf"\b(?:called|named|termed|dubbed|coined|referred to as)\s+(?:the\s+|as\s+)?((?:{_WORD})(?:\s+{_WORD}){{0,3}})"
 )
-_APPOSITION = re.compile(rf"^\s*(?:the\s+)?({_NAME}|{_WORD}(?:\s+{_WORD}){{0,4}}),\s+(?:a|an|the)\b")
-_AFTER_VERB = re.compile(rf"^\s*({_NAME})\b(?!\s*\(|\s+[A-Z])")
-_OUR = re.compile(rf"\bour (?:method|approach|algorithm|framework|model|system|technique),\s+({_NAME}|{_WORD})\b", re.I)
+_END = r"(?![\w+-])"  # a whole token: no backing off into "Static-for" from "Static-for-Dynamic"
+_APPOSITION = re.compile(
+    rf"^\s*(?:the\s+)?({_NAME}{_END}|{_WORD}(?:\s+{_WORD}){{0,4}}{_END})(?:\s*\([^()]*\))?,\s+(?:a|an|the)\b"
+)
+_AFTER_VERB = re.compile(rf"^\s*({_NAME}){_END}(?!\s*\(|\s+[A-Z])")
+_OUR = re.compile(
+    rf"\b(?i:our) (?i:method|approach|algorithm|framework|model|system|technique),\s+({_NAME}{_END}|{_WORD}{_END})"
+)
+# "This work, Dynamic Subspace Learners, proposes ...": the name as an apposition to the subject.
+_THIS_WORK = re.compile(
+    rf"\b(?i:this (?:work|paper)),\s+((?:{_WORD}\s+){{0,4}}{_WORD}),\s+(?i:propos|introduc|present)"
+)
 _AFTER_KIND = re.compile(
     rf"\b(?:method|approach|framework|algorithm|model|module|loss|strategy|technique|architecture|network|optimizer"
     rf"|adapter|layer|mechanism|scheme|objective|regularizer),?\s+({_NAME})\b"
@@ -95,7 +107,13 @@ _PASSIVE = re.compile(
     rf"\b((?:{_WORD}\s+){{1,5}}{_WORD})\s+(?:(?:framework|method|approach|module|algorithm|strategy)\s+)?is\s+proposed\b"
 )
 _PAREN = re.compile(r"\(([^()]{2,80})\)")
+_PRIOR_WORK = re.compile(
+    r"\b(?:works? on|stud(?:y|ies) on|such as|e\.g\.|like|following|inspired by|drawing (?:on|from)|seminal|existing"
+    r"|previous|prior|recent|popular|standard|vanilla|conventional)\b[^.;]*$",
+    re.I,
+)
 _LATEX_GROUP = re.compile(r"\$?\\(?:textsc|textbf|textit|texttt|emph|mathrm|mathbf|mathsf|mathtt|text)\{([^{}]*)\}\$?")
+_FUNCTION_WORDS = {"on", "towards", "toward", "from", "beyond", "when", "where", "why", "how", "what", "the", "a", "an"}
 _GENERIC_WORDS = {"we", "this", "the", "our", "in", "a", "an", "it", "to", "these", "its", "specifically", "first"}
 
 
@@ -116,6 +134,8 @@ def _paren_names(region: str) -> list[tuple[int, str, str]]:
     """'Description (ACRONYM)' -> ACRONYM, and 'Name (Expansion Of The Name)' -> Name."""
     found = []
     for m in _PAREN.finditer(region):
+        if _PRIOR_WORK.search(region[max(0, m.start() - 90) : m.start()]):
+            continue  # "drawing from the work on Self-Expanding Networks (SENN)": someone else's method
         inner = clean_name(m.group(1))
         before = re.findall(r"[\w+-]+", region[: m.start()])
         if re.fullmatch(r"[\w+-]+", inner):  # an acronym after its description
@@ -149,7 +169,7 @@ def abstract_names(abstract: str, title_head: str | None = None) -> list[tuple[s
                 found.append((offset + m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
                 if rx is not _AFTER_KIND:
                     break
-    for rx in (_OUR, _PASSIVE):
+    for rx in (_OUR, _PASSIVE, _THIS_WORK):
         for m in rx.finditer(text):
             found.append((m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
     spelled = [_key(f[2]) for f in found if f[2]]
@@ -178,6 +198,8 @@ def title_name(title: str) -> str | None:
         return None
     if len(words) > 1 and not all(w[:1].isupper() or w.lower() in {"of", "for", "and", "as"} for w in words):
         return None
+    if len(words) > 1 and words[0].lower() in _FUNCTION_WORDS:
+        return None  # "On Giant's Shoulders", "Towards Robust X": a phrase, not a name
     return head
 
 
