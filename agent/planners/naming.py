@@ -139,7 +139,7 @@ def _paren_names(region: str) -> list[tuple[int, str, str]]:
         inner = clean_name(m.group(1))
         before = re.findall(r"[\w+-]+", region[: m.start()])
         if re.fullmatch(r"[\w+-]+", inner):  # an acronym after its description
-            for n in range(2, min(len(before), len(inner) + 4) + 1):
+            for n in range(1, min(len(before), len(inner) + 4) + 1):
                 if is_expansion(inner, " ".join(before[-n:])):
                     found.append((m.start(), inner, " ".join(before[-n:])))
                     break
@@ -172,14 +172,14 @@ def abstract_names(abstract: str, title_head: str | None = None) -> list[tuple[s
     for rx in (_OUR, _PASSIVE, _THIS_WORK):
         for m in rx.finditer(text):
             found.append((m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
-    spelled = [_key(f[2]) for f in found if f[2]]
+    spelled = [_key(f[2]) for f in found if f[2] and _acceptable(f[1], title_head)]
     out, seen = [], set()
     for _, name, expansion, words in sorted(found, key=lambda f: f[0]):
         key = _key(name)
         if key in seen or not _acceptable(name, title_head):
             continue
-        if expansion is None and any(e.startswith(key) and e != key for e in spelled):
-            continue  # the first words of a description whose acronym follows: the acronym is the name
+        if expansion is None and any(e.startswith(key) for e in spelled):
+            continue  # a description (or its first words) whose acronym follows: the acronym is the name
         seen.add(key)
         out.append((name, expansion, words))
     return out
