@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from agent.planners.naming import COMMON_ACRONYMS
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'`\\])")
 
 # Who states a contribution, and the adverbs that may come between subject and verb.
@@ -103,9 +105,7 @@ _LLM_DRIVEN = re.compile(
     re.I,
 )
 _METHOD_SYSTEM = re.compile(r"\b(?:recommend\w*|ranking|retrieval|CTR|click-through) (?:systems?|models?)\b", re.I)
-_NAME_IN_OBJECT = re.compile(
-    r"\(([A-Za-z][\w-]*[A-Z][\w-]*)\)|\b([A-Z][a-z]*[A-Z][\w-]*)\b|\b(?:called|named|termed)\b"
-)
+_NAME_IN_OBJECT = re.compile(r"\(([A-Za-z][\w-]*[A-Z][\w-]*)\)|\b([A-Z][a-z]*[A-Z][\w-]*)\b")
 
 # General wording of papers whose contribution is knowledge, not a module (weight, pattern).
 STUDY_WORDS: dict[str, float] = {
@@ -193,6 +193,11 @@ class Reading:
         return [s for s in self.statements if s.kind in kinds]
 
 
+def _names_something(phrase: str) -> bool:
+    """A name of the paper's own in the phrase: SMoRA, TinyCLIP, (MemSPM); not LoRA, MoE or LLMs."""
+    return any((m.group(1) or m.group(2)).upper() not in COMMON_ACRONYMS for m in _NAME_IN_OBJECT.finditer(phrase))
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
@@ -249,7 +254,7 @@ def read(title: str, abstract: str) -> Reading:
             if not phrase or (kind == "method" and _GIVE.match(m.group(0).split()[-1])):
                 continue  # "we release our code and models", "we provide a method to ...": not the contribution
             found = True
-            named = bool(_NAME_IN_OBJECT.search(phrase) or re.search(r"\b(?:called|named|termed|dubbed)\b", sent))
+            named = _names_something(phrase) or bool(re.search(r"\b(?:called|named|termed|dubbed)\b", sent))
             statements.append(
                 Statement(
                     kind=kind,

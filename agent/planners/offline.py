@@ -113,7 +113,8 @@ def method_evidence(reading: contribution.Reading) -> list[tuple[float, str]]:
     own = [s for s in reading.of_kind("method", "unnamed") if not s.llm_driven and (s.kind == "method" or s.named)]
     ev: list[tuple[float, str]] = []
     if own:
-        ev.append((2.5, f"states a method: '{own[0].words()}'"))
+        shown = next((s for s in own if s.named), own[0])  # quote the statement that names the method
+        ev.append((2.5, f"states a method: '{shown.words()}'"))
         if any(s.named for s in own):
             ev.append((2.0, "names it"))
         if len(own) > 1:
