@@ -40,6 +40,7 @@ class Triage(BaseModel):
     reason: str
     cues: list[str] = Field(default_factory=list, description="the cue words that decided")
     scores: dict[str, float] = Field(default_factory=dict)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0, description="how sure the planner is of this decision")
 
 
 class TestSpec(BaseModel):
@@ -219,6 +220,7 @@ class RunConfig(BaseModel):
     max_cost: float | None = Field(default=None, ge=0, description="USD; no new model call once spent")
     max_tokens: int | None = Field(default=None, ge=0, description="prompt + completion tokens; no new call once spent")
     cache: bool = Field(default=True, description="use the model response cache")
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="skip a pick triaged less sure than this")
 
 
 class Totals(BaseModel):

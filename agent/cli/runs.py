@@ -116,6 +116,10 @@ def run(
     cache: Annotated[
         bool | None, typer.Option("--cache/--no-cache", help="answer repeated model requests from the cache")
     ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(help=f"skip a paper whose triage pick is less sure than this, 0..1 ({default('min_confidence')})"),
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="name the run (default: a timestamp)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print report.json to stdout instead of a summary")] = False,
 ) -> None:
@@ -133,6 +137,7 @@ def run(
         "max_cost": max_cost,
         "max_tokens": max_tokens,
         "cache": cache,
+        "min_confidence": min_confidence,
     }
     load_settings()
     config = run_config(run_id=run_id or runs.new_run_id(), inputs=[], repo=str(repo.resolve()), **given)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent import digest
-from agent.cli.common import app, choice, fail
+from agent.cli.common import app, choice, default, fail, run_config
 from agent.families import FamilyError, FamilySpec, load_families
 from agent.registry import SANDBOXES
 from agent.sandbox import SandboxError, get_sandbox
@@ -104,12 +104,20 @@ def eval_mutants(
 def eval_triage(
     digests: Annotated[list[Path], typer.Argument(help="digest files")],
     labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: [family|skip, ...]}")],
+    holdout: Annotated[
+        str | None, typer.Option(help="score only the papers labelled with this digest (the one not tuned on)")
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(help=f"a pick below this counts as a skip, as in `run` ({default('min_confidence')})"),
+    ] = None,
 ) -> None:
     """Score the planner's triage against labelled papers; prints JSON."""
     from agent.workflow.evaluate import evaluate_triage
 
+    threshold = run_config(run_id="eval", inputs=[], repo="", min_confidence=min_confidence).min_confidence
     try:
-        result = evaluate_triage(digests, labels)
+        result = evaluate_triage(digests, labels, holdout=holdout, min_confidence=threshold)
     except (digest.DigestError, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     print(json.dumps(result, indent=2))

@@ -7,138 +7,30 @@ name from the title or abstract, numbers the abstract states, and the options it
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.families import FamilySpec
 from agent.models import Paper, Plan, RunConfig, TestSpec, Triage
+from agent.planners import contribution
 from agent.planners.base import Planner
-from agent.planners.naming import class_identifier, module_identifier
+from agent.planners.naming import class_identifier, module_identifier, paper_method_name
 from agent.settings import Settings
 
 STRONG, WEAK, NEGATIVE, TITLE_BONUS = 3.0, 1.0, -3.0, 3.0
-MIN_SCORE = 4.0  # and at least one strong cue: supporting words alone never choose a family
-
-# Wording of papers that describe no implementable method of their own.
-SKIP_CUES: dict[str, float] = {
-    r"\bsurvey\b": 4.0,
-    r"\b(?:a|this) review\b|\bwe review\b": 3.0,
-    r"\bbenchmark(?:s|ing)?\b": 1.5,
-    r"\bwe (?:present|introduce|release|construct|build|curate) (?:a |an )?(?:new |novel |large[- ]scale )?"
-    r"(?:benchmark|dataset|corpus|suite|leaderboard)": 4.0,
-    r"\bempirical (?:study|analysis|investigation)\b": 3.0,
-    r"\bwe (?:investigate|analy[sz]e|study|examine|explore) (?:whether|how|why|the (?:effect|role|impact))": 3.0,
-    r"\b(?:theoretical|systematic|comprehensive) (?:analysis|study|evaluation|investigation)\b": 2.0,
-    r"\bunderstanding\b|\bdemystifying\b|\bhow .{3,40} shapes?\b|\blens of\b": 2.0,
-    r"\b(?:deployed|deployment) (?:in|at|on) (?:production|a (?:commercial|real-world))|\bsearch engine\b": 2.5,
-    r"\bwe (?:prove|derive) (?:that|a bound|bounds)\b": 2.0,
-    r"\bprovabl[ey]\b|\btheoretical (?:framework|results?|insights?)\b": 2.0,
-    r"\bscaling laws?\b": 3.0,
-    r"\bassess(?:ing)? the (?:downstream )?performance\b|\bevaluation (?:metric|protocol)\b": 2.0,
-}
-# Titles that ask or explain ("How X shapes Y", "Understanding Z") announce a study, not a method.
-TITLE_ANALYSIS = re.compile(
-    r"^(?:understanding|demystifying|towards (?:a )?(?:deeper |better )?understanding|how (?!to\b)|why|what|"
-    r"when|do|does|can|is|are)\b",
-    re.I,
-)
-# A survey's title says so; whatever methods it lists, it proposes none of its own.
-TITLE_ONLY_SKIP = re.compile(r"\b(?:survey|overview|tutorial|position paper|a review|systematic review)\b", re.I)
-TITLE_SKIP_FACTOR = 2.5
+BACKGROUND = 0.35  # a cue met only before the paper states its own work (related work, the problem) counts this much
+BACKGROUND_ONLY, METHOD_STATED = 1.5, 2.5  # a family whose strong cues are all in the background needs a stated method
 METHOD_CUES = re.compile(
     r"\bwe (?:propose|introduce|present|design|develop|devise)\b|\bproposed (?:method|approach|framework)\b"
     r"|\bour (?:method|approach|framework)\b",
     re.I,
 )
-
-# Acronyms that name established methods or settings, never the paper's own method.
-COMMON_ACRONYMS = {
-    "AI",
-    "LLM",
-    "LLMS",
-    "VLM",
-    "VLMS",
-    "MLLM",
-    "MLLMS",
-    "LM",
-    "LMS",
-    "NLP",
-    "CV",
-    "RL",
-    "SFT",
-    "RLHF",
-    "KD",
-    "MOE",
-    "LORA",
-    "PEFT",
-    "CNN",
-    "CNNS",
-    "RNN",
-    "RNNS",
-    "GAN",
-    "GANS",
-    "VIT",
-    "VITS",
-    "SOTA",
-    "GPU",
-    "GPUS",
-    "CPU",
-    "API",
-    "CL",
-    "T2I",
-    "I2I",
-    "SSL",
-    "QAT",
-    "PTQ",
-    "MLP",
-    "MLPS",
-    "CTR",
-    "IR",
-    "KL",
-    "FLOPS",
-    "CLIP",
-    "BERT",
-    "GPT",
-    "DFT",
-    "RWR",
-    "SSM",
-    "SSMS",
-    "SDM",
-    "DA",
-    "UDA",
-    "TTA",
-    "FL",
-    "DNN",
-    "DNNS",
-    "NAS",
-    "OOD",
-    "ID",
-    "IID",
-    "SGD",
-    "ADAM",
-    "MSE",
-    "CE",
-    "ML",
-    "DL",
-    "QA",
-    "VQA",
-    "ASR",
-    "TTS",
-    "OCR",
-    "RAG",
-    "KV",
-    "MHA",
-    "FFN",
-    "GNN",
-    "GNNS",
-    "JE-SSL",
-}
-_NAME_AFTER_VERB = re.compile(
-    r"\b(?:propose|introduce|present|call|coined|named|dubbed|termed|called)\b[^.]{0,120}?"
-    r"\(([A-Za-z][A-Za-z0-9\-+]*[A-Z0-9][A-Za-z0-9\-+]*)\)"
-)
-_COINED = re.compile(r"\b(?:coined|dubbed|named|called|termed)\s+([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9\-]*)\b")
-_PAREN_ACRONYM = re.compile(r"\(([A-Za-z][A-Za-z0-9\-+]*[A-Z][A-Za-z0-9\-+]*)\)")
+# The decision: evidence = family cues + a stated method - the wording of a study, dataset, system or
+# LLM pipeline; confidence = logistic((evidence - MIDPOINT) / SPREAD). Below PICK_FLOOR the planner skips;
+# between it and `--min-confidence` the run skips with "low confidence".
+MIDPOINT, SPREAD, PICK_FLOOR = 6.0, 2.5, 0.2
 
 
 def _find(patterns: list[str], text: str) -> list[str]:
@@ -150,58 +42,95 @@ def _find(patterns: list[str], text: str) -> list[str]:
     return hits
 
 
-def score_family(family: FamilySpec, title: str, abstract: str) -> tuple[float, list[str]]:
-    """Score = weighted count of distinct cues matched; cues in the title count extra."""
-    score, cues = 0.0, []
-    for weight, patterns in ((STRONG, family.cues.strong), (WEAK, family.cues.weak)):
+@dataclass
+class FamilyScore:
+    score: float
+    cues: list[str]
+    stated: bool  # a strong cue in the title or where the paper states its own work
+    background: bool = False  # a strong cue, but only before the paper states its own work
+
+
+def score_family(family: FamilySpec, title: str, reading: contribution.Reading) -> FamilyScore:
+    """Weighted count of distinct cues: more in the title, less where only the background mentions them."""
+    score, cues, stated, in_background = 0.0, [], False, False
+    own, background = reading.contribution_text, reading.background_text
+    for weight, patterns, strong in ((STRONG, family.cues.strong, True), (WEAK, family.cues.weak, False)):
         for pat in patterns:
-            in_title = re.search(pat, title, re.I)
-            in_abs = re.search(pat, abstract, re.I)
-            if in_title or in_abs:
-                score += weight + (TITLE_BONUS if in_title else 0.0)
-                cues.append((in_title or in_abs).group(0).strip().lower())
-    if not any(re.search(p, f"{title}\n{abstract}", re.I) for p in family.cues.strong):
-        return min(score, MIN_SCORE - 1), cues  # supporting words alone never choose a family
+            m = re.search(pat, title, re.I)
+            if m:
+                score += weight + TITLE_BONUS
+            elif m := re.search(pat, own, re.I):
+                score += weight
+            elif m := re.search(pat, background, re.I):
+                score += weight * BACKGROUND
+                cues.append(f"{m.group(0).strip().lower()} (background)")
+                in_background = in_background or strong
+                continue
+            else:
+                continue
+            stated = stated or strong
+            cues.append(m.group(0).strip().lower())
     for pat in family.cues.negative:
-        m = re.search(pat, f"{title}\n{abstract}", re.I)
+        m = re.search(pat, f"{title}\n{own}", re.I)
         if m:
             score += NEGATIVE
             cues.append(f"not: {m.group(0).strip().lower()}")
-    return score, cues
+    return FamilyScore(score, cues, stated, in_background and not stated)
 
 
-def skip_score(title: str, abstract: str) -> tuple[float, list[str]]:
-    """How strongly the paper reads as a survey, benchmark, dataset or study; title wording weighs most."""
-    score, cues = 0.0, []
-    for pat, weight in SKIP_CUES.items():
-        in_title = re.search(pat, title, re.I)
-        m = in_title or re.search(pat, abstract, re.I)
-        if m:
-            score += weight * (TITLE_SKIP_FACTOR if in_title else 1.0)
-            cues.append(m.group(0).strip().lower() + (" (title)" if in_title else ""))
-    if TITLE_ONLY_SKIP.search(title):
-        return 100.0, [*cues, "title says survey/overview"]
-    if TITLE_ANALYSIS.search(title):
-        return 100.0, [*cues, "title reads as a question or an analysis"]
-    if METHOD_CUES.search(abstract):
-        score -= 2.0
-    return score, cues
+def skip_evidence(title: str, reading: contribution.Reading) -> list[tuple[float, str]]:
+    """What argues that the paper contributes no module of its own, each with the words that say so."""
+    ev: list[tuple[float, str]] = []
+    named = any(s.named and s.kind in ("method", "unnamed") and not s.llm_driven for s in reading.statements)
+    if reading.title_study:
+        ev.append((5.0, f"title '{reading.title_study}'"))
+    elif reading.title_explore:
+        ev.append((1.5 if named else 3.0, f"title '{reading.title_explore}'"))
+    for kind, first, more, what in (
+        ("data", 4.0, 2.0, "introduces a dataset/benchmark"),
+        ("system", 4.5, 1.5, "introduces a system or model"),
+        ("study", 2.5, 1.0, "introduces a study or a measure"),
+    ):
+        for i, st in enumerate(reading.of_kind(kind)[:2]):
+            ev.append((first if i == 0 else more, f"{what}: '{st.words()}'"))
+    if reading.of_kind("data", "system", "study") and not reading.of_kind("method"):
+        ev.append((1.5, "states no method of its own"))
+    for i, words in enumerate(reading.framing[:3]):
+        ev.append((2.0 if i == 0 else 1.0, f"frames a study: '{words}'"))
+    for table, cap, what in (
+        (reading.study, 4.0, "study wording"),
+        (reading.theory, 3.0, "theory wording"),
+        (reading.system, 5.0, "system-report wording"),
+    ):
+        if table:
+            ev.append((min(cap, sum(w for w, _ in table)), f"{what}: " + ", ".join(f"'{t}'" for _, t in table[:3])))
+    llm = reading.llm_driven
+    if llm:
+        ev.append((min(4.0, 2.0 * len(llm)), "an LLM-driven pipeline: " + ", ".join(f"'{t}'" for t in llm[:2])))
+    return ev
+
+
+def method_evidence(reading: contribution.Reading) -> list[tuple[float, str]]:
+    """A statement that the paper contributes a method (a loss, a layer, a strategy...), and its name."""
+    own = [s for s in reading.of_kind("method", "unnamed") if not s.llm_driven and (s.kind == "method" or s.named)]
+    ev: list[tuple[float, str]] = []
+    if own:
+        shown = next((s for s in own if s.named), own[0])  # quote the statement that names the method
+        ev.append((2.5, f"states a method: '{shown.words()}'"))
+        if any(s.named for s in own):
+            ev.append((2.0, "names it"))
+        if len(own) > 1:
+            ev.append((min(1.5, 0.5 * (len(own) - 1)), f"and {len(own) - 1} more component(s)"))
+    return ev
+
+
+def _confidence(evidence: float) -> float:
+    return round(1.0 / (1.0 + math.exp(-(evidence - MIDPOINT) / SPREAD)), 3)
 
 
 def method_name(paper: Paper) -> tuple[str | None, str]:
-    """The paper's own name for its method, and where it was found."""
-    head = paper.title.split(":")[0].strip()
-    if ":" in paper.title and 1 <= len(head.split()) <= 3 and len(head) <= 30:
-        return head, f"title: '{head}:'"
-    for pattern, where in ((_NAME_AFTER_VERB, "abstract"), (_COINED, "abstract")):
-        for m in pattern.finditer(paper.abstract):
-            if m.group(1).upper() not in COMMON_ACRONYMS:
-                return m.group(1), f"{where}: '{m.group(0)[-60:]}'"
-    for m in _PAREN_ACRONYM.finditer(paper.abstract):
-        name = m.group(1)
-        if name.upper() not in COMMON_ACRONYMS and sum(c.isupper() for c in name) >= 2:
-            return name, f"abstract: '({name})'"
-    return None, "family default"
+    """The paper's own name for its method, and where it was found (None: the family default applies)."""
+    return paper_method_name(paper.title, paper.abstract)
 
 
 class OfflinePlanner(Planner):
@@ -212,35 +141,60 @@ class OfflinePlanner(Planner):
         return cls()
 
     def triage(self, paper: Paper, families: dict[str, FamilySpec]) -> Triage:
-        scores: dict[str, float] = {}
-        cues: dict[str, list[str]] = {}
+        reading = contribution.read(paper.title, paper.abstract)
         families = {fid: fam for fid, fam in families.items() if not fam.llm_only}
-        for fid, fam in families.items():
-            scores[fid], cues[fid] = score_family(fam, paper.title, paper.abstract)
-        skip, skip_cues = skip_score(paper.title, paper.abstract)
-        scores["skip"] = skip
-        best = max(families, key=lambda f: (scores[f], f == sorted(families)[0]), default=None)
-        if best is None or scores[best] < MIN_SCORE:
-            shown = f"best was {best} with {scores[best]:.0f}" if best else "no families loaded"
+        fam = {fid: score_family(spec, paper.title, reading) for fid, spec in families.items()}
+        skip_ev, method_ev = skip_evidence(paper.title, reading), method_evidence(reading)
+        skip, method = sum(w for w, _ in skip_ev), sum(w for w, _ in method_ev)
+        scores = {fid: round(f.score, 2) for fid, f in fam.items()}
+        scores["skip"], scores["method"] = round(skip, 2), round(method, 2)
+        stated = [fid for fid in sorted(fam) if fam[fid].stated]
+        if not stated and method >= METHOD_STATED:  # a stated method whose family the background names
+            for fid in sorted(fam):
+                if fam[fid].background:
+                    fam[fid].score -= BACKGROUND_ONLY
+                    fam[fid].cues.insert(0, "family named only in the background")
+                    stated.append(fid)
+        best = max(stated, key=lambda f: fam[f].score, default=None)
+        against = [w for _, w in sorted(skip_ev, key=lambda e: -e[0])]
+        if reading.title_survey:
             return Triage(
                 family="skip",
-                reason=f"no family's cues are strong enough ({shown}; need {MIN_SCORE:.0f})",
-                cues=skip_cues,
+                reason=f"skip: a survey (title '{reading.title_survey}'), no method of its own",
+                cues=against,
                 scores=scores,
+                confidence=0.95,
             )
-        if skip >= scores[best]:
+        if best is None:
+            near = max(fam, key=lambda f: fam[f].score, default=None)
+            shown = f" (nearest {near}: {', '.join(fam[near].cues[:3])})" if near and fam[near].cues else ""
             return Triage(
                 family="skip",
-                reason=f"reads as a survey, benchmark, dataset or study rather than a method "
-                f"(skip cues {skip:.0f}: {', '.join(skip_cues[:4])}; best family {best} {scores[best]:.0f})",
-                cues=skip_cues,
+                reason="skip: " + "; ".join([*against[:2], f"no family's method is stated{shown}"]),
+                cues=against,
                 scores=scores,
+                confidence=round(1.0 - _confidence(-skip), 3) if skip else 0.9,
             )
+        evidence = fam[best].score + method - skip
+        confidence = _confidence(evidence)
+        cues = sorted(fam[best].cues, key=lambda c: c.endswith("(background)"))
+        if confidence < PICK_FLOOR:
+            return Triage(
+                family="skip",
+                reason="skip: " + "; ".join(against[:3]) + f"; outweighs {best} ({', '.join(cues[:3])}; "
+                f"evidence {fam[best].score + method:.1f} - {skip:.1f})",
+                cues=against,
+                scores=scores,
+                confidence=round(1.0 - confidence, 3),
+            )
+        said = method_ev[0][1] if method_ev else "no explicit method statement"
         return Triage(
             family=best,
-            reason=f"{best} cues scored {scores[best]:.0f}: {', '.join(cues[best][:6])}",
-            cues=cues[best],
+            reason=f"pick {best} ({confidence:.2f}): {said}; cues {', '.join(cues[:4])}"
+            + (f"; against: {'; '.join(against[:2])}" if against else ""),
+            cues=cues,
             scores=scores,
+            confidence=confidence,
         )
 
     def plan(self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None = None) -> Plan:
@@ -296,7 +250,7 @@ class OfflinePlanner(Planner):
             tests=[TestSpec(**t.model_dump()) for t in family.tests],
             not_implemented=not_impl,
             inferred=inferred,
-            confidence=round(min(1.0, triage.scores.get(family.id, 0.0) / 15.0), 2),
+            confidence=triage.confidence,
             planner=self.name,
         )
 

@@ -177,6 +177,9 @@ async def triage_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     update["triage"] = triage
     if triage.family == "skip":
         update["outcome"] = _outcome({**state, **update}, "skipped", triage.reason)
+    elif triage.confidence < svc.config.min_confidence:
+        why = f"low confidence ({triage.confidence:.2f} < {svc.config.min_confidence:g}): {triage.reason}"
+        update["outcome"] = _outcome({**state, **update}, "skipped", why)
     return update
 
 
@@ -310,8 +313,9 @@ async def commit_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     sha = await asyncio.to_thread(svc.repo.commit_paper, state["rendered"], state["plan"], svc.config.run_id, last)
     timings = {"commit": round(time.monotonic() - t0, 3)}
     state = {**state, "timings": {**state.get("timings", {}), **timings}}
+    why = f"{last.tests.passed} tests passed; {state['triage'].reason}"  # the pick's reason, for report.md
     return {
-        "outcome": _outcome(state, "committed", f"{last.tests.passed} tests passed", commit=sha),
+        "outcome": _outcome(state, "committed", why, commit=sha),
         "timings": timings,
     }
 

@@ -1,0 +1,292 @@
+"""What an abstract says it contributes, read from its wording: the offline triage's evidence.
+
+An abstract states its contribution in a few recognisable ways: "we propose a ... loss", "we introduce
+X, a ... benchmark", "this paper analyzes ...", "we release a family of models". This module finds those
+statements, says what kind of thing each one introduces (a method, a dataset or benchmark, a study, a
+system or model family), and collects the general wording of studies, theory, system reports and
+LLM-driven pipelines. It knows nothing about the method families: `agent.planners.offline` weighs this
+evidence against the families' cue words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.planners.naming import COMMON_ACRONYMS
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'`\\])")
+
+# Who states a contribution, and the adverbs that may come between subject and verb.
+_SUBJECT = r"(?:we|this (?:paper|work|study|article|report|letter|survey|review)|our (?:work|paper|study|survey))"
+_ADVERBS = r"(?:\s+(?:first|further|also|then|here|thus|therefore|hence|instead|now|finally|\w+ly))*"
+_STATE = re.compile(
+    rf"\b{_SUBJECT}{_ADVERBS}\s+(?:propose|introduce|present|design|develop|devise|build|construct|formulate"
+    r"|put forward|establish|create|offer|contribute|describe|release|curate|collect|provide)s?\b"
+    r"|\bwe\b[^.;]{0,100}?\b(?:to|and) (?:propose|introduce|present|design|develop|devise)\b"
+    r"|\b(?:is|are)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed|designed|devised)\b",
+    re.I,
+)
+# A passive statement about what others did ("such models are developed in isolation") states nothing of ours.
+_OTHERS = re.compile(
+    r"^(?:while|although|though|despite|existing|previous|prior|recent|many|most|such|these|those|various|several"
+    r"|other|some|traditional|conventional)\b",
+    re.I,
+)
+# "a framework which allows a principled investigation of ...": a tool for a study, not a module.
+_FOR_STUDY = re.compile(
+    r"^[^.;]{0,40}?\b(?:investigation|analysis|analyses|comparisons?|understanding|characteri[sz]ation|study) of\b",
+    re.I,
+)
+_GIVE = re.compile(r"(?:release|curate|collect|provide|describe|offer|contribute)s?$", re.I)
+# The object of a statement ends where a clause about it begins.
+_OBJECT_END = re.compile(
+    r"[.;:]|,(?!\s+(?:a|an|the|namely)\b)|\s(?:that|which|who|to|for|by|via|with|based|where|whose|in order"
+    r"|consisting|comprising|capable|designed|tailored|aiming|aimed|leveraging|using|built|derived|encompassing"
+    r"|enabling|from|on|as|of (?:the|our)|into|under|inspired|specifically)\b",
+    re.I,
+)
+# Framing: the paper says its work is to look at something, not to build something. The weak verbs
+# frame a study only when a question follows ("we evaluate whether ...", "we explore how ...").
+_FRAME_LEAD = rf"\b{_SUBJECT}{_ADVERBS}\s+(?:aims? to |seeks? to |sets? out to |tr(?:y|ies) to )?"
+_FRAMING = re.compile(
+    _FRAME_LEAD + r"(?:stud(?:y|ies)|investigat\w*|analy[sz]\w*|examin\w*|quantif\w*|characteri[sz]\w*|revisit\w*"
+    r"|understand\w*|question\w*|document\w*|survey\w*|review\w*|probe\w*|shed light)\b"
+    r"|" + _FRAME_LEAD + r"(?:explor\w*|evaluat\w*|assess\w*|compar\w*|measur\w*|benchmark\w*|ask\w*)\s+"
+    r"(?:whether|how|why|what|when|to what extent|if|the (?:effects?|impacts?|roles?|behaviou?rs?|extent"
+    r"|abilit(?:y|ies)"
+    r"|capabilit(?:y|ies)|efficacy|limits?|robustness|performance of (?:existing|current|state))\b)",
+    re.I,
+)
+
+# "This paper explores a ... mechanism": a framing verb whose object is a new method states that method.
+_LOOK_AT = re.compile(
+    rf"\b{_SUBJECT}{_ADVERBS}\s+(?:explor|investigat|stud|examin|consider|describ)\w*\s+(?=an?\s)", re.I
+)
+_DISCOURSE = re.compile(
+    r"^(?:(?:specifically|moreover|furthermore|additionally|also|then|first|second|third|finally"
+    r"|concretely|in addition|besides|here|thus|hence)\b,?\s*)+",
+    re.I,
+)
+
+# What a statement introduces, by its head noun (the last one of these in the object phrase).
+KINDS: dict[str, str] = {
+    r"benchmarks?|datasets?|data ?sets?|corpus|corpora|suites?|testbeds?|test beds?|leaderboards?|arenas?"
+    r"|annotations|test conditions": "data",
+    r"surveys?|reviews?|stud(?:y|ies)|analys[ie]s|investigations?|evaluations?|comparisons?|overviews?"
+    r"|tutorials?|taxonom(?:y|ies)|metrics?|measures?|scores?|characteri[sz]ations?|findings"
+    r"|insights|protocols?|principles|laws": "study",
+    r"systems?|platforms?|toolkits?|librar(?:y|ies)|tools?|engines?|infrastructures?|pipelines?|agents?"
+    r"|assistants?|chatbots?|simulators?|environments?|interfaces?|applications?|reports?|services?"
+    r"|(?:family|series|suite|collection) of (?:[\w-]+ )*?models": "system",
+    r"methods?|approach(?:es)?|techniques?|algorithms?|loss(?:es)?|objectives?|regulari[sz](?:er|ers|ation)"
+    r"|layers?|modules?|blocks?|mechanisms?|adapters?|architectures?|networks?|operators?|strateg(?:y|ies)"
+    r"|schemes?|frameworks?|procedures?|estimators?|samplers?|schedul(?:e|es|er|ers)|optimi[sz]ers?"
+    r"|attention|projectors?|formulations?|criteri(?:on|a)|initiali[sz]ations?|gates?|routers?|encoders?"
+    r"|decoders?|paradigms?|recipes?|units?|kernels?|heads?|tokenizers?|embeddings?|models?": "method",
+}
+_KIND_RE = [(re.compile(rf"\b(?:{pat})\b", re.I), kind) for pat, kind in KINDS.items()]
+# "a 7B language model", "a multimodal foundation model": a model is a system report, not a method.
+_MODEL_REPORT = re.compile(
+    r"\b(?:(?:large |small )?(?:language|multimodal|multi-modal|foundation|vision[- ]language|omni|reasoning|base|chat"
+    r"|instruct(?:ion)?|generalist|frontier|open(?:-source)?|pre-?trained|\d+(?:\.\d+)?[BMT])[- ])+models?\b"
+    r"|\b(?:M?LLM|VLM|LMM|MLLM)s?\b",
+    re.I,
+)
+# The method's machinery is a model it prompts: an LLM-driven pipeline or agent, not a trainable component.
+_LLM_DRIVEN = re.compile(
+    r"\b(?:LLMs?|language models?|GPT-?\w*)[- ](?:based|powered|driven|guided|generated|as (?:an? )?\w+)\b"
+    r"|\b(?:leverag|utiliz|integrat|harness|employ|incorporat|prompt|quer|us)\w* (?:the |an? )?"
+    r"(?:(?:pre-?trained|off-the-shelf|frozen|existing|powerful|general|strong|multiple|reasoning|instruction-following)"
+    r" |[\w-]+ (?:capabilit(?:y|ies)|abilit(?:y|ies)) of )?"
+    r"(?:(?:large )?language models?|LLMs?|GPT-?\w*)\b(?! (?:fine[- ]?tuning|training|pre-?training|alignment))"
+    r"|\bLLM calls\b|\bmulti-?agent (?:framework|system|collaboration|debate|LLM)s?\b|\bagentic\b"
+    r"|\bprompting (?:strateg\w+|techniques?|methods?)\b",
+    re.I,
+)
+_METHOD_SYSTEM = re.compile(r"\b(?:recommend\w*|ranking|retrieval|CTR|click-through) (?:systems?|models?)\b", re.I)
+_NAME_IN_OBJECT = re.compile(r"\(([A-Za-z][\w-]*[A-Z][\w-]*)\)|\b([A-Z][a-z]*[A-Z][\w-]*)\b")
+
+# General wording of papers whose contribution is knowledge, not a module (weight, pattern).
+STUDY_WORDS: dict[str, float] = {
+    r"\b(?:our|these|the) (?:findings|analys[ie]s|stud(?:y|ies)|experiments?) (?:reveal|show|suggest|indicate"
+    r"|highlight|offer|provide|invite|shed|underscore|uncover)\w*": 1.5,
+    r"\bfindings\b": 1.0,
+    r"\binsights?\b": 0.5,
+    r"\bsurprising(?:ly)?\b|\bintriguing(?:ly)?\b|\bcurious phenomenon\b": 1.0,
+    r"\bwe (?:find|found|observe|discover|identify|document) (?:that|a|an|the|three|two|several|key)\b": 1.0,
+    r"\b(?:empirical(?:ly)?|systematic(?:ally)?|comprehensive(?:ly)?|controlled|large-scale) (?:study|studies"
+    r"|analys[ie]s|evaluation|investigation|comparison|examination)\b": 2.0,
+    r"\bremains? (?:poorly understood|under-?explored|unclear|an open (?:problem|question))\b": 1.0,
+    r"\bthis (?:survey|review|tutorial|position paper)\b"
+    r"|\bwe (?:survey|review|categori[sz]e|summari[sz]e) (?:the |recent |existing |\d+ |over )": 4.0,
+    r"\bcase stud(?:y|ies)\b|\b(?:we|this (?:paper|work)) appl(?:y|ies) (?:[\w-]+ ){1,5}to\b": 1.5,
+}
+THEORY_WORDS: dict[str, float] = {
+    r"\bwe (?:prove|derive)\b|\bprovabl[ey]\b|\btheorems?\b|\bfirst principles\b": 1.5,
+    r"\btheoretical (?:analysis|framework|results?|insights?|understanding|guarantees?|conditions)\b": 1.0,
+    r"\b(?:mathematical|theoretical) framework\b|\bgradient dynamics\b|\blearning dynamics\b": 1.0,
+    r"\b(?:upper|lower|generali[sz]ation|regret) bounds?\b|\bconvergence (?:rate|guarantee|analysis)\b": 1.0,
+}
+SYSTEM_WORDS: dict[str, float] = {
+    r"\btechnical report\b": 3.0,
+    r"\bwe (?:release|open-?source)\b|\bopen-?sourced? (?:the |our )?(?:models?|weights|checkpoints)\b": 1.5,
+    r"\b(?:family|series|suite) of (?:[\w-]+ )*?models\b": 2.0,
+    r"\b(?:pre-?)?trained on [\d.,]+ ?(?:[TB]|trillion|billion) (?:high-quality )?tokens\b": 2.0,
+    r"\bdeployed (?:in|at|on|to) (?:production|a (?:commercial|real-world)|our)\b|\bsearch engine\b": 1.0,
+    r"\bopen(?:-source|-weight)?s? (?:[\w-]+ ){0,2}(?:models|LLMs|MLLMs|VLMs|LMMs)\b"
+    r"|\b(?:release|open-source|publish)\w* (?:the |our |all )?(?:model )?weights\b": 1.5,
+    r"\b(?:pre-?training|post-?training|instruction[- ]tuning) (?:stages?|pipeline|recipe|data|corpus|mixture)\b": 1.0,
+}
+# Titles that announce a study, a benchmark or a dataset, or a report. TITLE_EXPLORE: weaker, as method papers
+# also open with "Exploring ...".
+TITLE_EXPLORE = re.compile(r"^(?:exploring|exploration|unraveling|unveiling|anatomy|lessons|revisiting)\b", re.I)
+TITLE_STUDY = re.compile(
+    r"^(?:understanding|demystifying|towards (?:a )?(?:deeper |better )?understanding|towards a science|how (?!to\b)"
+    r"|why|what|when|do|does|can|is|are|benchmarking)\b"
+    r"|:\s*(?:an? )?(?:empirical|systematic|comprehensive|large-scale)?\s*(?:study|analysis|investigation|evaluation)\b"
+    r"|(?:^|(?::\s*|\b(?:a|an|new)\s+)(?:[\w-]+\s+){0,5}?)(?:benchmark|dataset|corpus|testbed|leaderboard)s?\b"
+    r"(?!\s+(?:distillation|condensation|pruning|selection|compression))"
+    r"|\b(?:technical report|scaling laws?|exploration of)\b",
+    re.I,
+)
+TITLE_SURVEY = re.compile(r"\b(?:survey|overview|tutorial|position paper|a review|systematic review)\b", re.I)
+
+
+@dataclass
+class Statement:
+    """One statement of a contribution: what it introduces and the words that say so."""
+
+    kind: str  # method, data, study, system or "unnamed" (no head noun we know)
+    phrase: str
+    sentence: int
+    named: bool = False
+    llm_driven: bool = False
+
+    def words(self) -> str:
+        return self.phrase if len(self.phrase) <= 70 else self.phrase[:69].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass
+class Reading:
+    sentences: list[str]
+    start: int  # the first sentence that states or frames the paper's own work; before it: background
+    statements: list[Statement] = field(default_factory=list)
+    framing: list[str] = field(default_factory=list)
+    study: list[tuple[float, str]] = field(default_factory=list)
+    theory: list[tuple[float, str]] = field(default_factory=list)
+    system: list[tuple[float, str]] = field(default_factory=list)
+    llm_driven: list[str] = field(default_factory=list)
+    title_study: str | None = None
+    title_explore: str | None = None
+    title_survey: str | None = None
+
+    @property
+    def contribution_text(self) -> str:
+        return " ".join(self.sentences[self.start :])
+
+    @property
+    def background_text(self) -> str:
+        return " ".join(self.sentences[: self.start])
+
+    def of_kind(self, *kinds: str) -> list[Statement]:
+        return [s for s in self.statements if s.kind in kinds]
+
+
+def _names_something(phrase: str) -> bool:
+    """A name of the paper's own in the phrase: SMoRA, TinyCLIP, (MemSPM); not LoRA, MoE or LLMs."""
+    return any((m.group(1) or m.group(2)).upper() not in COMMON_ACRONYMS for m in _NAME_IN_OBJECT.finditer(phrase))
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def _kind(phrase: str) -> str:
+    best, where = "unnamed", -1
+    for rx, kind in _KIND_RE:
+        for m in rx.finditer(phrase):
+            if m.start() > where:
+                best, where = kind, m.start()
+    if best == "method" and re.search(r"\bmodels?\b", phrase[where:], re.I) and _MODEL_REPORT.search(phrase):
+        return "system"
+    if best == "system" and _METHOD_SYSTEM.search(phrase):
+        return "method"  # a recommender system is what the recommendation family implements
+    return best
+
+
+def _object_after(sentence: str, end: int) -> str:
+    rest = sentence[end:].lstrip()
+    m = _OBJECT_END.search(rest)
+    phrase = rest[: m.start()] if m else rest
+    return " ".join(phrase.split()[:14])
+
+
+def _object_before(sentence: str, start: int) -> str:
+    words = sentence[:start].split()
+    return _DISCOURSE.sub("", " ".join(words[-8:]))
+
+
+def _weighted(table: dict[str, float], text: str) -> list[tuple[float, str]]:
+    hits = []
+    for pat, weight in table.items():
+        m = re.search(pat, text, re.I)
+        if m:
+            hits.append((weight, m.group(0).strip().lower()))
+    return hits
+
+
+def read(title: str, abstract: str) -> Reading:
+    sents = sentences(abstract)
+    statements: list[Statement] = []
+    framing: list[str] = []
+    start = None
+    for i, sent in enumerate(sents):
+        found = False
+        for m in _STATE.finditer(sent):
+            passive = m.group(0).lower().startswith(("is ", "are "))
+            phrase = _object_before(sent, m.start()) if passive else _object_after(sent, m.end())
+            if passive and (_OTHERS.match(sent) or _OTHERS.match(phrase)):
+                continue
+            kind = _kind(phrase) if phrase else "unnamed"
+            if kind == "method" and not passive and _FOR_STUDY.match(sent[m.end() + len(phrase) + 1 :]):
+                kind = "study"
+            if not phrase or (kind == "method" and _GIVE.match(m.group(0).split()[-1])):
+                continue  # "we release our code and models", "we provide a method to ...": not the contribution
+            found = True
+            named = _names_something(phrase) or bool(re.search(r"\b(?:called|named|termed|dubbed)\b", sent))
+            statements.append(
+                Statement(
+                    kind=kind,
+                    phrase=phrase,
+                    sentence=i,
+                    named=named,
+                    llm_driven=bool(_LLM_DRIVEN.search(sent)),
+                )
+            )
+        look = _LOOK_AT.search(sent)
+        if look and _kind(phrase := _object_after(sent, look.end())) == "method":
+            found = True
+            statements.append(
+                Statement(kind="method", phrase=phrase, sentence=i, llm_driven=bool(_LLM_DRIVEN.search(sent)))
+            )
+        elif f := _FRAMING.search(sent):
+            found = True
+            framing.append(f.group(0).lower())
+        if found and start is None:
+            start = i
+    if start is None:
+        start = 0 if len(sents) < 3 else len(sents) // 3  # no statement: the last two thirds describe the work
+    contribution = " ".join(sents[start:])
+    r = Reading(sentences=sents, start=start, statements=statements, framing=framing)
+    r.study = _weighted(STUDY_WORDS, contribution)
+    r.theory = _weighted(THEORY_WORDS, f"{title}\n{abstract}")
+    r.system = _weighted(SYSTEM_WORDS, f"{title}\n{abstract}")
+    r.llm_driven = sorted({m.group(0).lower() for m in _LLM_DRIVEN.finditer(f"{title}\n{contribution}")})
+    if study := TITLE_STUDY.search(title):
+        r.title_study = study.group(0).strip(" :").lower()
+    elif explore := TITLE_EXPLORE.search(title):
+        r.title_explore = explore.group(0).lower()
+    if survey := TITLE_SURVEY.search(title):
+        r.title_survey = survey.group(0).lower()
+    return r

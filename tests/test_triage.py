@@ -1,0 +1,213 @@
+"""The offline triage on real abstracts of the example digests: what it skips and why, what it picks and how
+sure it is, `--min-confidence`, the paper's own method names, and `eval triage`'s held-out report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from agent.evaluate import evaluate_triage
+
+from agent import digest, graph
+from agent.families import load_families
+from agent.models import Paper, RunConfig, Triage
+from agent.planners.naming import clean_name, is_expansion, paper_method_name
+from agent.planners.offline import OfflinePlanner, method_name
+from tests.conftest import DATA, EXAMPLES, make_cli
+
+DIGESTS = [EXAMPLES / "daily-papers-000.txt", EXAMPLES / "daily-papers-001.txt"]
+LABELS = DATA / "triage_labels.json"
+
+
+@pytest.fixture(scope="module")
+def papers() -> dict[str, Paper]:
+    return {p.title: p for p in digest.load_inputs(DIGESTS)}
+
+
+@pytest.fixture(scope="module")
+def triage(papers: dict[str, Paper]):
+    families, planner = load_families(), OfflinePlanner()
+
+    def decide(title_start: str) -> Triage:
+        paper = next(p for t, p in papers.items() if t.startswith(title_start))
+        return planner.triage(paper, families)
+
+    return decide
+
+
+@pytest.mark.parametrize(
+    ("title", "says"),
+    [
+        ("StyleBench", "introduces a dataset/benchmark: 'StyleBench, a comprehensive benchmark'"),
+        ("Feature Coding in the Era of Large Models", "introduces a dataset/benchmark"),
+        ("A Hardware-Aware System", "introduces a system or model: 'a comprehensive system'"),
+        ("Anatomy of a Machine Learning Ecosystem", "frames a study: 'this paper analyzes'"),
+        ("How transferable are features", "title 'how'"),
+        ("Navigating the Alpha Jungle", "an LLM-driven pipeline"),
+        ("Provable Scaling Laws of Feature Emergence", "theory wording: 'provable'"),
+    ],
+)
+def test_papers_without_a_module_of_their_own_are_skipped_with_the_words_that_decided(triage, title, says) -> None:
+    t = triage(title)
+    assert t.family == "skip", t.reason
+    assert t.reason.startswith("skip: ") and says in t.reason, t.reason
+    assert 0.5 < t.confidence <= 1.0  # sure that it is no method
+
+
+def test_a_pick_says_what_the_abstract_states_and_which_cues_chose_the_family(triage) -> None:
+    t = triage("TinyCLIP")
+    assert t.family == "distillation"
+    assert t.reason.startswith("pick distillation (")
+    assert "states a method: 'a novel cross-modal distillation method'" in t.reason
+    assert "distillation" in t.cues and t.confidence > 0.9
+    # A family cue met only in the background (the problem statement, related work) is marked as such.
+    t = triage("Memory-Assisted Sub-Prototype Mining")
+    assert t.family == "domain-adaptation" and any(c.endswith("(background)") for c in t.cues)
+
+
+def test_confidence_orders_clear_methods_above_borderline_picks(triage) -> None:
+    clear = triage("TinyCLIP").confidence
+    mixed = triage("Overcoming the Pitfalls of Vision-Language Model Finetuning").confidence  # method found late
+    study = triage("Understanding the differences in Foundation Models")  # a study full of architecture words
+    assert clear > mixed > study.confidence
+    assert study.family == "architecture-block" and study.confidence < RunConfig.model_fields["min_confidence"].default
+    assert "title 'understanding'" in study.reason
+
+
+def test_every_triage_has_a_confidence_between_0_and_1(papers: dict[str, Paper]) -> None:
+    families, planner = load_families(), OfflinePlanner()
+    for paper in papers.values():
+        t = planner.triage(paper, families)
+        assert 0.0 <= t.confidence <= 1.0
+        assert t.reason.startswith("skip: " if t.family == "skip" else f"pick {t.family} (")
+
+
+async def test_min_confidence_skips_a_less_sure_pick_as_low_confidence(
+    papers: dict[str, Paper], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph, "get_stream_writer", lambda: lambda event: None)
+    wico = next(p for t, p in papers.items() if t.startswith("WiCo"))  # picked, but with little evidence
+
+    async def triage_at(threshold: float) -> dict:
+        config = RunConfig(run_id="t", inputs=[], repo=str(tmp_path), min_confidence=threshold)
+        svc = SimpleNamespace(
+            config=config,
+            families=load_families(),
+            planner=OfflinePlanner(),
+            repo=SimpleNamespace(find=lambda paper_id: None),
+        )
+        return await graph.triage_node({"paper": wico}, SimpleNamespace(context=svc))
+
+    strict = await triage_at(0.5)
+    t = strict["triage"]
+    assert t.family != "skip" and t.confidence < 0.5
+    outcome = strict["outcome"]
+    assert outcome.status == "skipped"
+    assert outcome.reason.startswith(f"low confidence ({t.confidence:.2f} < 0.5): pick {t.family}")
+    lenient = await triage_at(0.2)
+    assert "outcome" not in lenient and lenient["triage"].family == t.family  # goes on to plan
+
+
+def test_run_rejects_a_min_confidence_outside_0_to_1(tmp_path: Path) -> None:
+    proc = make_cli(tmp_path).run("run", str(DIGESTS[0]), "--min-confidence", "1.5", check=False)
+    assert proc.returncode == 2 and "--min-confidence must be between 0 and 1" in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ names
+
+
+@pytest.mark.parametrize(
+    ("title", "name", "where"),
+    [
+        ("Memory-Assisted Sub-Prototype Mining", "MemSPM", "abstract"),  # acronym after its description
+        ("WINA", "WINA", "abstract"),  # "we propose WINA (Weight Informed Neuron Activation), a ..."
+        ("Segment Policy Optimization", "SPO", "abstract"),  # the acronym beats its expansion in the title
+        ("Static for Dynamic", "S4D", "abstract"),  # "Static-for-Dynamic (S4D)"
+        ("Instance-Aware Domain Generalization", "Instance-Aware Domain Generalization", "abstract"),  # not FAS
+        ("Adaptive Regularization of Representation Rank", "BEER", "abstract"),  # "... to propose a regularizer"
+        ("Overcoming the Pitfalls", "OGEN", "abstract"),  # "a novel approach OGEN"
+        ("TransHP", "TransHP", "title"),
+        ("Provable Scaling Laws of Feature Emergence", "Li2", "abstract"),  # "named Li_2"
+    ],
+)
+def test_the_method_name_is_the_papers_own(papers: dict[str, Paper], title: str, name: str, where: str) -> None:
+    paper = next(p for t, p in papers.items() if t.startswith(title))
+    got, found = method_name(paper)
+    assert got == name and found.startswith(where), (got, found)
+
+
+def test_no_name_is_invented_from_ordinary_title_words_or_common_acronyms(papers: dict[str, Paper]) -> None:
+    def name(title_start: str) -> str | None:
+        return method_name(next(p for t, p in papers.items() if t.startswith(title_start)))[0]
+
+    assert name("On Giant's Shoulders") is None  # a phrase before the colon is no name
+    assert name("Towards a Science of Scaling Agent Systems") is None
+    assert name("Sculpting Subspaces") != "SVD"  # "leveraging adaptive singular value decomposition (SVD)"
+    assert name("Self Expanding Convolutional Neural Networks") is None  # "(SENN)" is the prior work it draws on
+    assert name("Adaptive Rank, Reduced Forgetting") == "Dynamic Rank-Selective Low Rank Adaptation"  # not LoRA
+    made_up = paper_method_name(
+        "Strong Priors Make Good Learners",
+        "We propose a simple regulariser for Large Language Models (LLMs) trained with LoRA (Hu et al.).",
+    )
+    assert made_up == (None, "family default")
+
+
+def test_names_in_latex_and_unicode_are_cleaned() -> None:
+    assert clean_name(r"\textsc{FooNet}") == "FooNet"
+    assert clean_name(r"$\mathrm{BarNorm}$") == "BarNorm"
+    assert clean_name("Mamba²") == "Mamba2" and clean_name("Café-Net") == "Cafe-Net"
+    name, where = paper_method_name(
+        "Fast optimisation of large models",
+        r"We propose \textsc{Muon} (MomentUm Orthogonalized by Newton-schulz), an optimizer for hidden layers.",
+    )
+    assert (name, where.split(":")[0]) == ("Muon", "abstract")  # "Name (Expansion)", LaTeX removed
+    assert is_expansion("Muon", "MomentUm Orthogonalized by Newton-schulz")
+    assert not is_expansion("XYZ", "Face anti-spoofing")
+
+
+def test_the_plan_carries_the_name_and_the_triage_confidence(papers: dict[str, Paper]) -> None:
+    families, planner = load_families(), OfflinePlanner()
+    paper = next(p for t, p in papers.items() if t.startswith("Pareto Domain Adaptation"))
+    t = planner.triage(paper, families)
+    plan = planner.plan(paper, t, families[t.family])
+    assert (plan.method_name, plan.class_name, plan.module_name) == ("ParetoDA", "ParetoDA", "paretoda")
+    assert plan.confidence == t.confidence
+
+
+# ------------------------------------------------------------------------------------------ eval triage
+
+
+def test_eval_triage_reports_the_held_out_digest_with_the_contract_fields() -> None:
+    result = evaluate_triage(DIGESTS, LABELS, holdout="001")
+    assert result["holdout"] == "001" and result["tuned_on"] == ["000"]
+    assert {"accuracy", "n", "per_family", "predictions", "method_papers_correct", "skip_only_skipped"} <= set(result)
+    assert result["n"] == len(result["predictions"]) == 48  # the paper listed in both digests is not held out
+    assert sum(result["per_family"].values()) == result["n"]
+    assert result["min_confidence"] == RunConfig.model_fields["min_confidence"].default
+    assert set(result["split"]) == {"001"}
+    for p in result["predictions"]:
+        assert {"title", "predicted", "correct", "confidence"} <= set(p) and p["digest"] == "001"
+        assert p["correct"] == (p["predicted"] in p["acceptable"])
+    assert {"named", "correct", "rate"} <= set(result["naming"])
+
+
+def test_eval_triage_on_the_development_set_keeps_its_figures() -> None:
+    """A regression guard on the labelled set (both digests were read while writing the rules)."""
+    result = evaluate_triage(DIGESTS, LABELS)
+    assert result["n"] == 97 and set(result["split"]) == {"000", "001"}
+    assert result["skip_only_skipped"] == 1.0
+    assert result["method_papers_correct"] >= 0.9
+    assert result["naming"]["named"] >= 50 and result["naming"]["rate"] >= 0.9, result["naming"]["wrong"]
+    low = [p for p in result["predictions"] if "triage" in p]  # picks that min_confidence turned into skips
+    assert low and all(p["predicted"] == "skip" and p["confidence"] < 0.5 for p in low)
+
+
+def test_eval_triage_cli_holdout_and_its_errors(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    proc = cli.run("eval", "triage", "--labels", str(LABELS), *map(str, DIGESTS), "--holdout", "000")
+    out = json.loads(proc.stdout)
+    assert out["holdout"] == "000" and out["n"] == 48 and all(p["digest"] == "000" for p in out["predictions"])
+    bad = cli.run("eval", "triage", "--labels", str(LABELS), str(DIGESTS[0]), "--holdout", "007", check=False)
+    assert bad.returncode == 2 and "no label has digest '007'" in bad.stderr
