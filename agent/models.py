@@ -110,7 +110,9 @@ class SandboxResult(BaseModel):
     mode: ValidationMode = Field(
         default="cold", description="warm: a reused warm worker; pooled: a single-use one started ahead; cold"
     )
-    mode_note: str | None = Field(default=None, description="why a validation meant to be warm ran cold")
+    mode_note: str | None = Field(
+        default=None, description="why a validation meant to be warm ran cold, or why its worker was retired"
+    )
 
 
 class Validation(BaseModel):
@@ -125,7 +127,9 @@ class Validation(BaseModel):
     duration_s: float = 0.0
     error: str | None = Field(default=None, description="what failed, trimmed to what matters")
     mode: ValidationMode = Field(default="cold", description="how the sandbox ran it: warm, pooled or cold")
-    mode_note: str | None = Field(default=None, description="why it ran cold when a warm path was meant")
+    mode_note: str | None = Field(
+        default=None, description="why it ran cold when a warm path was meant, or why its worker was retired"
+    )
 
 
 class LLMUsage(BaseModel):

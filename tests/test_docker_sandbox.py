@@ -337,9 +337,10 @@ class _Sampler(threading.Thread):
 
 
 def _assert_host_unharmed(sb, canary: Path, host_ws: Path, host_ws_files: set[str], uid_before: set[int]) -> None:
-    # No container of ours is left, running or stopped.
+    # No container of ours is left, running or stopped, but the idle workers kept for the next validation.
     ours = sb.client.containers.list(all=True, filters={"label": f"lit2code.pid={os.getpid()}"})
-    assert ours == [], [c.short_id for c in ours]
+    kept = _worker_containers(sb)
+    assert [c.short_id for c in ours if c.id not in kept] == []
     # No process outlived its container: every process in a docker cgroup belongs to a live container.
     live = {c.id for c in sb.client.containers.list()}
     orphans = {pid: cid for pid, cid in _docker_cgroup_pids().items() if cid not in live}
@@ -355,7 +356,7 @@ def _assert_host_unharmed(sb, canary: Path, host_ws: Path, host_ws_files: set[st
 CASES = {
     # name: (timeout, memory, extra pytest args, collect)
     "fork_bomb": (6, "512m", [], []),
-    "memory_hog": (60, "256m", [], []),
+    "memory_hog": (60, "1g", [], []),  # room for a warm fork server (torch loaded), far below the hog
     "infinite_loop": (5, "512m", [], []),
     "sigterm_setsid": (60, "512m", ["-s"], []),
     "stdout_flood": (120, "512m", ["-s"], []),
@@ -389,14 +390,36 @@ CASES = {
 }
 
 
+# Cases that take the warm fork server down with them: kill_everything signals every process of the
+# sandbox user; a fork bomb of forks of a torch-loaded interpreter fills the memory limit and the OOM
+# killer takes the largest process, the server.
+KILLS_THE_SERVER = {"kill_everything", "fork_bomb"}
+
+
 def _docker_host_address(sb) -> str:
     bridge = sb.client.networks.get("bridge")
     return bridge.attrs["IPAM"]["Config"][0].get("Gateway") or "172.17.0.1"
 
 
+def _worker_containers(sb) -> dict[str, object]:
+    """The warm and pooled workers the sandbox keeps between validations, by container id, once no
+    worker is being started or retired in the background."""
+    for pool in sb._pools.values():
+        pool.settle()
+    return {w.handle: w for pool in sb._pools.values() for w in pool._idle}
+
+
+def _assert_workers_clean(sb) -> None:
+    """A worker left for the next validation holds only PID 1, its idle keeper and the fork server."""
+    for cid in _worker_containers(sb):
+        procs = sb.client.api.top(cid)["Processes"]
+        assert len(procs) <= 3, procs
+
+
 @pytest.mark.docker
+@pytest.mark.parametrize("mode", ["cold", "pooled", "warm"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile(case, sandbox, host_secret, tmp_path):
+def test_hostile(case, mode, sandbox, host_secret, tmp_path):
     timeout, memory, extra, collect = CASES[case]
     canary = tmp_path / "canary.txt"
     canary.write_text("untouched")
@@ -420,19 +443,35 @@ def test_hostile(case, sandbox, host_secret, tmp_path):
 
     dockerd_before = _dockerd_rss_mib()
     with _Sampler() as host:
-        result, files = sandbox.exec(
-            ws,
-            _pytest_cmd(sandbox, *extra, "test_case.py"),
-            timeout=timeout,
-            memory=memory,
-            collect=collect + ["junit.xml"],
-        )
+        if mode == "cold":
+            result, files = sandbox.exec(
+                ws,
+                _pytest_cmd(sandbox, *extra, "test_case.py"),
+                timeout=timeout,
+                memory=memory,
+                collect=collect + ["junit.xml"],
+            )
+        else:
+            result, files = sandbox.run_pytest(
+                ws,
+                _pytest_cmd(sandbox, *extra, "test_case.py")[3:],
+                trusted=mode == "warm",
+                timeout=timeout,
+                memory=memory,
+                collect=collect + ["junit.xml"],
+            )
     output = result.stdout + result.stderr
+
+    if case in KILLS_THE_SERVER and mode != "cold":
+        # The fork server dies too: that validation falls back to a cold run, and says so.
+        assert result.mode == "cold" and "failed" in (result.mode_note or ""), result
+    else:
+        assert result.mode == mode, (result.mode, result.mode_note)
 
     assert result.backend == "docker" and result.image and result.gpu is False
     assert host_secret not in output and all(host_secret.encode() not in v for v in files.values())
     assert len(result.stdout) <= OUTPUT_CAP_BYTES and len(result.stderr) <= OUTPUT_CAP_BYTES
-    assert host.max_pids <= db.PIDS_LIMIT + 2  # + init and the idle keeper
+    assert host.max_pids <= db.PIDS_LIMIT + 3  # + init, the idle keeper and (warm) the fork server
     if dockerd_before is not None and host.dockerd_peak is not None:
         assert host.dockerd_peak - dockerd_before < 256, "dockerd buffered the output"
     if case == "fork_bomb" or case == "infinite_loop":
@@ -460,9 +499,12 @@ def test_hostile(case, sandbox, host_secret, tmp_path):
     else:
         assert result.exit_code == 0 and not result.timed_out and not result.oom_killed, output
         assert b'failures="0"' in files.get("junit.xml", b""), output
+    if case == "write_outside" and mode != "cold":
+        assert "worker retired: files written outside the workspace" in (result.mode_note or ""), result
     if case == "host_env":
         assert SECRET_NAME not in output and "PATH" in output  # it did print the environment
 
+    _assert_workers_clean(sandbox)
     _assert_host_unharmed(sandbox, canary, ws, ws_files, uid_before)
     _trivial_ok(sandbox)
 

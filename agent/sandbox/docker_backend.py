@@ -581,6 +581,7 @@ class DockerSandbox(Sandbox):
             gpu=False,
             gpu_note=note,
             mode="warm" if trusted else "pooled",
+            mode_note=f"worker retired: {'; '.join(reply.anomalies)}" if reply.anomalies else None,
         )
         return result, reply.collected()
 

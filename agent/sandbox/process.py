@@ -228,6 +228,7 @@ class ProcessSandbox(Sandbox):
             backend=self.name,
             gpu_note="process backend runs on CPU",
             mode="warm" if trusted else "pooled",
+            mode_note=f"worker retired: {'; '.join(reply.anomalies)}" if reply.anomalies else None,
         )
         return result, {wanted[name]: data for name, data in reply.collected().items()}
 

@@ -255,6 +255,10 @@ class WorkerPool:
             self._cond.notify_all()
         for worker in idle:
             worker.retire()
+        self.settle(wait)
+
+    def settle(self, wait: float = 60.0) -> None:
+        """Wait (bounded) until no worker is being started or retired in the background."""
         deadline = time.monotonic() + wait
         while True:
             with self._cond:

@@ -1,6 +1,9 @@
 # ruff: noqa: SIM105, SIM115  (hostile data, written the way generated code is)
 """Write outside the workspace: '..' paths, the host's paths, the host workspace's own path. Expect
-failures, and (checked on the host) the host's files and the host workspace unchanged."""
+failures, and (checked on the host) the host's files and the host workspace unchanged.
+
+In a warm worker the workspace is a folder of the container's /workspace tmpfs, so a '..' write may land
+there: inside the container, never on the host; the worker sees it and is retired (checked on the host)."""
 
 import json
 import os
@@ -26,6 +29,8 @@ def test_escape_workspace():
         try:
             with open(target, "w") as fh:
                 fh.write("escaped")
+            if os.getcwd() != "/workspace" and os.path.realpath(target).startswith("/workspace/"):
+                continue  # warm: the container's own tmpfs (the host side checks the worker was retired)
             escaped.append(target)
         except OSError:
             pass
