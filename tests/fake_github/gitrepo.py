@@ -257,15 +257,17 @@ def commit_files(
         index_env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if base:
             git(repo, "read-tree", base, env=index_env)
+        lines = []
         for path, content in files.items():
             path = path.strip("/")
             if content is None:
-                git(repo, "update-index", "--force-remove", "--", path, env=index_env)
+                lines.append(f"0 {ZERO_SHA}\t{path}\n")
                 continue
             data = content.encode() if isinstance(content, str) else content
             blob = git(repo, "hash-object", "-w", "--stdin", input=data).decode().strip()
             mode = "100755" if path in executable else "100644"
-            git(repo, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=index_env)
+            lines.append(f"{mode} {blob}\t{path}\n")
+        git(repo, "update-index", "--index-info", input="".join(lines).encode(), env=index_env)
         tree = git(repo, "write-tree", env=index_env).decode().strip()
     who = {
         "GIT_AUTHOR_NAME": author_name,

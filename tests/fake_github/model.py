@@ -269,6 +269,8 @@ class RecordedRequest:
     api_version: str | None = None
     fault: bool = False
     duration_s: float = 0.0
+    # selected request headers: accept, content-type, content-encoding, transfer-encoding, git-protocol, if-none-match
+    request_headers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -517,7 +517,10 @@ def _branch_json(ctx: Ctx, repo: Repo, name: str, sha: str, *, full: bool) -> di
         out["commit"] = _commit_json(ctx, repo, sha)
         out |= {
             "_links": {"self": f"{r}/branches/{name}", "html": f"{st.base_url}/{repo.full_name}/tree/{name}"},
-            "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": []}},
+            "protection": {
+                "enabled": False,
+                "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+            },
             "protection_url": f"{r}/branches/{name}/protection",
         }
     return out
@@ -1098,6 +1101,15 @@ def create_pull(ctx: Ctx) -> Reply:
                         "message": f"A pull request already exists for {repo.owner}:{branch}.",
                     },
                 )
+        if not gitrepo.git(gdir, "merge-base", base_sha, head_sha, check=False).strip():
+            raise validation_failed(
+                doc,
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"The {branch} branch has no history in common with {base}",
+                },
+            )
         ahead, _ = gitrepo.ahead_behind(gdir, base_sha, head_sha)
         if ahead == 0:
             raise validation_failed(

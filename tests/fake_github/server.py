@@ -37,6 +37,13 @@ GIT_PATH = re.compile(
 MAX_BODY = 25 * 1024 * 1024
 
 
+RECORDED_HEADERS = ("accept", "content-type", "content-encoding", "transfer-encoding", "git-protocol", "if-none-match")
+
+
+def _picked(headers: dict[str, str]) -> dict[str, str]:
+    return {k: headers[k] for k in RECORDED_HEADERS if k in headers}
+
+
 def _request_id() -> str:
     return ":".join(secrets.token_hex(n).upper() for n in (2, 3, 4, 4, 4))
 
@@ -142,53 +149,56 @@ class FakeGitHubASGI:
                 fault_hit = True
                 if fault.delay_s:
                     await asyncio.sleep(fault.delay_s)
-                if fault.status:
-                    status, body, extra = self._fault_reply(fault, identity)
-                    await self._finish_rest(send, status, body, base_headers | extra, identity, count=True)
-                    return
-                fault_hit = False
-            self._check_auth_mode(route, identity)
-            limit, remaining, reset, used = st.rate_status(identity)
-            if remaining <= 0:
-                raise ApiError(
-                    403,
-                    st.rate_limited_message(identity),
-                    doc="https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
-                )
-            ctx = rest.Ctx(st, method, path, endpoint, params, query, headers, parsed, identity, token)
-            reply = await asyncio.to_thread(route.handler, ctx)
-            status, body, extra = reply.status, reply.body, reply.headers
+                fault_hit = bool(fault.status)
+            if fault is not None and fault.status:
+                status, body, extra = self._fault_reply(fault, identity)
+            else:
+                self._check_auth_mode(route, identity)
+                limit, remaining, reset, used = st.rate_status(identity)
+                if remaining <= 0:
+                    raise ApiError(
+                        403,
+                        st.rate_limited_message(identity),
+                        doc="https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                    )
+                ctx = rest.Ctx(st, method, path, endpoint, params, query, headers, parsed, identity, token)
+                reply = await asyncio.to_thread(route.handler, ctx)
+                status, body, extra = reply.status, reply.body, reply.headers
         except ApiError as exc:
             status, body, extra = exc.status, exc.body(), exc.headers
             if exc.status == 401:
                 identity_label = "invalid" if headers.get("authorization") else "anonymous"
-        finally:
-            pass
-        status = await self._finish_rest(
+
+        def record(final_status: int) -> None:
+            self._record(
+                time=time.time(),
+                kind="rest",
+                method=method,
+                path=path,
+                endpoint=endpoint,
+                query=query,
+                status=final_status,
+                identity=identity_label,
+                login=identity.login,
+                token=identity.token or _bearer(headers.get("authorization")),
+                json=parsed,
+                user_agent=headers.get("user-agent"),
+                api_version=headers.get("x-github-api-version"),
+                fault=fault_hit,
+                duration_s=time.monotonic() - started,
+                request_headers=_picked(headers),
+            )
+
+        # recorded before the answer leaves, so a client that got its answer always finds its request recorded
+        await self._finish_rest(
             send,
             status,
             body,
             base_headers | extra,
             identity,
+            record,
             count=not (route is not None and route.endpoint == "GET /rate_limit"),
             etag_check=headers.get("if-none-match") if method == "GET" else None,
-        )
-        self._record(
-            time=time.time(),
-            kind="rest",
-            method=method,
-            path=path,
-            endpoint=endpoint,
-            query=query,
-            status=status,
-            identity=identity_label,
-            login=identity.login,
-            token=identity.token or _bearer(headers.get("authorization")),
-            json=parsed,
-            user_agent=headers.get("user-agent"),
-            api_version=headers.get("x-github-api-version"),
-            fault=fault_hit,
-            duration_s=time.monotonic() - started,
         )
 
     def _check_auth_mode(self, route: rest.Route, identity: Identity) -> None:
@@ -255,6 +265,7 @@ class FakeGitHubASGI:
         body: Any,
         headers: dict[str, str],
         identity: Identity,
+        record: Callable[[int], None],
         *,
         count: bool,
         etag_check: str | None = None,
@@ -288,6 +299,7 @@ class FakeGitHubASGI:
             }
         if not_modified:
             headers.pop("content-type", None)
+            record(304)
             await send(
                 {
                     "type": "http.response.start",
@@ -300,6 +312,7 @@ class FakeGitHubASGI:
         if status == 204:
             headers.pop("content-type", None)
             data = b""
+        record(status)
         await _send(send, status, headers, data)
         return status
 
@@ -315,8 +328,7 @@ class FakeGitHubASGI:
         endpoint = service or "git-dumb"
         identity_label, login, token_value = "anonymous", None, None
 
-        async def reply(status: int, text: str, extra: dict[str, str] | None = None) -> None:
-            await _send(send, status, {"content-type": "text/plain; charset=utf-8", **(extra or {})}, text.encode())
+        async def reply(status: int, text: str, extra: dict[str, str] | None = None, fault: bool = False) -> None:
             self._record(
                 time=time.time(),
                 kind="git",
@@ -329,7 +341,11 @@ class FakeGitHubASGI:
                 login=login,
                 token=token_value,
                 duration_s=time.monotonic() - started,
+                request_headers=_picked(headers),
+                user_agent=headers.get("user-agent"),
+                fault=fault,
             )
+            await _send(send, status, {"content-type": "text/plain; charset=utf-8", **(extra or {})}, text.encode())
 
         challenge = {"www-authenticate": 'Basic realm="GitHub"'}
         if service not in ("git-upload-pack", "git-receive-pack"):
@@ -389,7 +405,7 @@ class FakeGitHubASGI:
             if fault.delay_s:
                 await asyncio.sleep(fault.delay_s)
             if fault.status:
-                await reply(fault.status, "Injected failure\n")
+                await reply(fault.status, "Injected failure\n", fault=True)
                 return
         gdir = st.git_dir(repo)
         workflows = "write"
@@ -484,9 +500,8 @@ class FakeGitHubASGI:
             if not chunk:
                 break
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
         await pump_task
-        err = await err_task
+        await err_task
         await proc.wait()
         if before is not None:
             after = await asyncio.to_thread(gitrepo.refs, gdir)
@@ -503,8 +518,6 @@ class FakeGitHubASGI:
                             )
                         )
                         repo.pushed_at = st.now()
-        if err.strip() and status >= 500:
-            status = status  # the CGI's own error page went to the client
         self._record(
             time=time.time(),
             kind="git",
@@ -517,7 +530,11 @@ class FakeGitHubASGI:
             login=login,
             token=token_value,
             duration_s=time.monotonic() - started,
+            request_headers=_picked(headers),
+            user_agent=headers.get("user-agent"),
+            fault=False,
         )
+        await send({"type": "http.response.body", "body": b""})
 
     # ------------------------------------------------------------------ control API
     async def control(self, scope: Scope, receive: Receive, send: Send) -> None:

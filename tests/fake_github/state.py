@@ -42,6 +42,10 @@ from .model import (
 )
 
 _CONTROL: set[str] = set()
+# Ids are unique across every fake of a process: githubkit caches JWTs and installation tokens process-wide under
+# the app id and installation id, so two fakes handing out the same ids would serve each other's cached tokens.
+_ID_LOCK = threading.Lock()
+_ID_COUNTERS: dict[str, int] = {}
 
 
 def control(fn: Any) -> Any:
@@ -66,7 +70,6 @@ class FakeState:
         self.repos_root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self.base_url = "http://127.0.0.1"
-        self._ids: dict[str, int] = {}
         self.users: dict[str, User] = {}  # lower-case login -> user
         self.repos: dict[int, Repo] = {}
         self.apps: dict[int, App] = {}
@@ -133,9 +136,9 @@ class FakeState:
 
     # ------------------------------------------------------------------ ids and urls
     def next_id(self, kind: str, start: int = 1000) -> int:
-        with self.lock:
-            value = self._ids.get(kind, start) + 1
-            self._ids[kind] = value
+        with _ID_LOCK:
+            value = _ID_COUNTERS.get(kind, start) + 1
+            _ID_COUNTERS[kind] = value
             return value
 
     @property
@@ -357,12 +360,17 @@ class FakeState:
         author: str | None = None,
         parent: str | None = None,
     ) -> str:
-        """Commit files (path -> text, None deletes) to a branch, as a user's push would; returns the commit sha."""
+        """Commit files (path -> text, None deletes) to a branch, as a user's push would; returns the commit sha.
+
+        A new branch starts from the default branch (or from `parent`, a commit sha)."""
         repo = self.repo_by_name(full_name)
         login = author or repo.owner
         user = self.users.get(login.lower())
         email = (user.email if user and user.email else None) or f"{(user.id if user else 0)}+{login}@users.noreply"
         repo.pushed_at = now()
+        target = branch or repo.default_branch
+        if parent is None and gitrepo.resolve(self.git_dir(repo), f"refs/heads/{target}") is None:
+            parent = gitrepo.resolve(self.git_dir(repo), f"refs/heads/{repo.default_branch}")
         return gitrepo.commit_files(
             self.git_dir(repo),
             branch or repo.default_branch,

@@ -130,6 +130,29 @@ def _to_epoch(value: str | None) -> int:
     return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
 
 
+def organization_json(owner: dict[str, Any]) -> dict[str, Any]:
+    """The `organization` object of an event payload (GitHub's organization-simple shape)."""
+    org = owner["url"].replace("/users/", "/orgs/")
+    return {
+        "login": owner["login"],
+        "id": owner["id"],
+        "node_id": owner["node_id"],
+        "url": org,
+        "repos_url": f"{org}/repos",
+        "events_url": f"{org}/events",
+        "hooks_url": f"{org}/hooks",
+        "issues_url": f"{org}/issues",
+        "members_url": f"{org}/members{{/member}}",
+        "public_members_url": f"{org}/public_members{{/member}}",
+        "avatar_url": owner["avatar_url"],
+        "description": "",
+    }
+
+
+def _org(repo: dict[str, Any]) -> dict[str, Any]:
+    return {"organization": organization_json(repo["owner"])} if repo["owner"]["type"] == "Organization" else {}
+
+
 def push_repository(repo: dict[str, Any]) -> dict[str, Any]:
     """A push event's repository: like the REST one, but created_at/pushed_at are epoch seconds and the owner
     carries name/email, as GitHub sends it."""
@@ -196,7 +219,7 @@ def push_payload(
         "after": after,
         "repository": push_repository(repo),
         "pusher": {"name": pusher, "email": f"{pusher_json['id']}+{pusher}@users.noreply.github.com"},
-        **({"organization": repo["owner"]} if repo["owner"]["type"] == "Organization" else {}),
+        **_org(repo),
         **_installation(installation_id),
         "sender": pusher_json,
         "created": created,
@@ -228,7 +251,7 @@ def issue_comment_payload(
         "issue": issue,
         "comment": comment,
         "repository": {k: v for k, v in repo.items() if k not in ("organization",)},
-        **({"organization": repo["owner"]} if repo["owner"]["type"] == "Organization" else {}),
+        **_org(repo),
         "sender": fake.user_json_of(sender or comment["user"]["login"]),
         **_installation(installation_id),
     }
