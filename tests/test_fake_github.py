@@ -944,3 +944,42 @@ def test_subprocess_fake_with_control_api(tmp_path: Path) -> None:
         with pytest.raises(Exception, match="no user ghost"):
             remote.create_pat("ghost")
     assert (tmp_path / "state" / "repos" / "alice" / "digests.git" / "HEAD").exists()
+
+
+def test_the_fake_sends_events_it_causes(
+    gh: FakeGitHub, world: dict[str, Any], receiver: tuple[str, _Receiver], tmp_path: Path
+) -> None:
+    url, got = receiver
+    gh.configure_webhook(url, "hook-secret", installation_id=world["installation_id"])
+    gh.create_issue("acme/digests", "run", user="bob")
+    bot = installation_client(gh, world)
+    made = bot.rest.issues.create_comment("acme", "digests", 1, body="lit2code: queued").parsed_data
+    bot.rest.issues.update_comment("acme", "digests", made.id, body="lit2code: done")
+    token = gh.create_pat("bob")
+    work = tmp_path / "w"
+    _git(
+        "-c",
+        f"http.extraHeader={_basic(token)}",
+        "clone",
+        "--quiet",
+        f"{gh.url}/acme/digests.git",
+        str(work),
+        cwd=tmp_path,
+    )
+    (work / "digests" / "2026-12-03.txt").write_text("Paper\n")
+    _git("add", ".", cwd=work)
+    _git("commit", "--quiet", "-m", "digest", cwd=work)
+    _git("-c", f"http.extraHeader={_basic(token)}", "push", "--quiet", "origin", "HEAD:main", cwd=work)
+
+    sent = gh.deliveries()
+    assert [(d["event"], d["status"]) for d in sent] == [("issue_comment", 202)] * 2 + [("push", 202)]
+    created, edited, push = (d["payload"] for d in sent)
+    assert created["action"] == "created" and created["sender"]["login"] == "lit2code[bot]"
+    assert created["comment"]["performed_via_github_app"]["id"] == world["app"]["id"]
+    assert edited["action"] == "edited" and edited["changes"] == {"body": {"from": "lit2code: queued"}}
+    assert push["ref"] == "refs/heads/main" and push["commits"][-1]["added"] == ["digests/2026-12-03.txt"]
+    assert push["pusher"]["name"] == "bob" and push["installation"]["id"] == world["installation_id"]
+    assert all(_verified("hook-secret", h, b) for h, b in got.got)
+    assert [h["x-github-event"] for h, _ in got.got] == ["issue_comment", "issue_comment", "push"]
+    gk_webhooks.parse("push", json.dumps(push))
+    assert token in gh.issued_tokens() and any(t.startswith("ghs_") for t in gh.issued_tokens())

@@ -946,9 +946,32 @@ def update_comment(ctx: Ctx) -> Reply:
         raise ApiError(403, "You must have write access to edit this comment", doc=doc)
     text = _check_body(ctx.json_object(), doc, st.max_comment_length)
     with st.lock:
+        previous = comment.body
         comment.body = text
         comment.updated_at = st.now()
-        return Reply(200, st.comment_json(comment))
+        out = st.comment_json(comment)
+    _emit_comment(ctx, repo, comment.issue_number, out, "edited", previous)
+    return Reply(200, out)
+
+
+def _emit_comment(
+    ctx: Ctx, repo: Repo, number: int, comment: dict[str, Any], action: str, previous: str | None = None
+) -> None:
+    from .webhooks import issue_comment_payload
+
+    ctx.state.emit(
+        "issue_comment",
+        lambda installation_id: issue_comment_payload(
+            ctx.state,
+            repo.full_name,
+            number,
+            comment,
+            action=action,
+            installation_id=installation_id,
+            sender=ctx.actor(),
+            previous_body=previous,
+        ),
+    )
 
 
 @route("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}", auth="token")
@@ -1030,6 +1053,7 @@ def create_comment(ctx: Ctx) -> Reply:
         st.comments[comment.id] = comment
         issue.updated_at = st.now()
         out = st.comment_json(comment)
+    _emit_comment(ctx, repo, issue.number, out, "created")
     return Reply(201, out, {"location": out["url"]})
 
 

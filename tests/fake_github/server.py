@@ -518,6 +518,9 @@ class FakeGitHubASGI:
                             )
                         )
                         repo.pushed_at = st.now()
+            for ref in sorted(set(before) | set(after)):
+                if before.get(ref) != after.get(ref) and ref.startswith("refs/heads/"):
+                    self._emit_push(repo.full_name, ref, before.get(ref), after.get(ref), login)
         self._record(
             time=time.time(),
             kind="git",
@@ -535,6 +538,20 @@ class FakeGitHubASGI:
             fault=False,
         )
         await send({"type": "http.response.body", "body": b""})
+
+    def _emit_push(self, full_name: str, ref: str, old: str | None, new: str | None, login: str | None) -> None:
+        from .webhooks import ZERO, push_payload
+
+        st = self.state
+        pusher = login if login and login.lower() in st.users else None
+        if pusher is None or new is None:
+            return  # branch deletions and anonymous pushes are not modelled as events
+        st.emit(
+            "push",
+            lambda installation_id: push_payload(
+                st, full_name, before=old or ZERO, after=new, ref=ref, pusher=pusher, installation_id=installation_id
+            ),
+        )
 
     # ------------------------------------------------------------------ control API
     async def control(self, scope: Scope, receive: Receive, send: Send) -> None:

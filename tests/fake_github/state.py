@@ -6,8 +6,10 @@ the `/_fake/call/<name>` control API, against a fake running in a subprocess.
 
 from __future__ import annotations
 
+import queue
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,11 @@ class FakeState:
         self.check_suites: dict[tuple[int, str, int], int] = {}  # (repo, sha, app) -> suite id
         self.max_comment_length = 65536
         self.clock_offset = 0.0
+        self.webhook: dict[str, Any] | None = None
+        self.sent_deliveries: list[dict[str, Any]] = []
+        self._outbox: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._sender: threading.Thread | None = None
+        self._pending = 0
 
     def now(self) -> float:
         """The fake's clock (the real clock shifted by set_clock_offset, to model clock skew)."""
@@ -99,6 +106,75 @@ class FakeState:
         """Shift the fake's clock (JWT iat/exp checks, token expiry) by `seconds` against the client's."""
         with self.lock:
             self.clock_offset = float(seconds)
+
+    # ------------------------------------------------------------------ outgoing webhooks
+    @control
+    def configure_webhook(
+        self,
+        url: str,
+        secret: str,
+        *,
+        events: list[str] | None = None,
+        installation_id: int | None = None,
+    ) -> None:
+        """Deliver events the fake itself causes to `url`, signed with `secret`, as GitHub would: `issue_comment`
+        when a comment is created or edited through the REST API (so a bot's own status comment comes back to
+        it), `push` when git-receive-pack updates a branch. Deliveries go out in order, after the answer."""
+        with self.lock:
+            self.webhook = {
+                "url": url,
+                "secret": secret,
+                "events": list(events or ["issue_comment", "push"]),
+                "installation_id": installation_id,
+            }
+
+    def emit(self, event: str, build: Any) -> None:
+        """Queue a delivery of `event` whose payload `build()` makes (only when a webhook is configured for it)."""
+        hook = self.webhook
+        if hook is None or event not in hook["events"]:
+            return
+        payload = build(hook["installation_id"])
+        with self.lock:
+            self._pending += 1
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_loop, name="fake-github-hooks", daemon=True)
+                self._sender.start()
+        self._outbox.put((event, payload))
+
+    def _send_loop(self) -> None:
+        import httpx
+
+        from .webhooks import build_delivery
+
+        while True:
+            event, payload = self._outbox.get()
+            hook = self.webhook or {}
+            delivery = build_delivery(event, payload, secret=hook.get("secret"))
+            record: dict[str, Any] = {"event": event, "delivery_id": delivery.delivery_id, "payload": payload}
+            try:
+                resp = httpx.post(hook["url"], content=delivery.body, headers=delivery.headers, timeout=10)
+                record |= {"status": resp.status_code, "response": resp.text[:2000]}
+            except httpx.HTTPError as exc:
+                record |= {"status": None, "response": f"{type(exc).__name__}: {exc}"}
+            with self.lock:
+                self.sent_deliveries.append(record)
+                self._pending -= 1
+
+    @control
+    def deliveries(self, *, wait_s: float = 5.0) -> list[dict[str, Any]]:
+        """Webhook deliveries the fake sent (event, delivery_id, payload, status, response), after waiting up to
+        `wait_s` for queued ones to go out."""
+        deadline = time.monotonic() + wait_s
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with self.lock:
+            return list(self.sent_deliveries)
+
+    @control
+    def issued_tokens(self) -> list[str]:
+        """Every token the fake issued (PATs and installation tokens): grep logs and files for these."""
+        with self.lock:
+            return list(self.tokens)
 
     # ------------------------------------------------------------------ rate limits
     def _bucket(self, identity: Identity) -> tuple[str, str]:
