@@ -10,7 +10,6 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -1213,8 +1212,3 @@ class FakeState:
             "updated_at": iso(status.updated_at),
             "creator": self.login_json(status.creator),
         }
-
-    def accessible_repos(self, identity: Identity, token: Token | None) -> Iterable[Repo]:
-        for repo in self.repos.values():
-            if token is not None and self.token_reaches(token, repo):
-                yield repo
