@@ -225,6 +225,8 @@ class RunConfig(BaseModel):
     max_tokens: int | None = Field(default=None, ge=0, description="prompt + completion tokens; no new call once spent")
     cache: bool = Field(default=True, description="use the model response cache")
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="skip a pick triaged less sure than this")
+    only: list[str] = Field(default_factory=list, description="process only these paper ids of the inputs")
+    feedback: dict[str, str] = Field(default_factory=dict, description="paper id -> reviewer feedback for its plan")
 
 
 class Totals(BaseModel):

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,6 +67,27 @@ class Settings(BaseSettings):
     sandbox_image_gpu: str | None = Field(default=None, description="the GPU sandbox image tag (default: computed)")
     sandbox_cpus: float | None = Field(default=None, gt=0, description="CPUs per sandbox container")
     repo: Path = Field(default=Path("runs/studio-repo"), description="the generated repo of `langgraph dev` runs")
+
+    # GitHub-triggered runs (lit2code serve, lit2code github action). Secrets are SecretStr: never printed.
+    github_api_url: str = Field(default="https://api.github.com", description="GitHub's REST API (or a GHES one)")
+    github_app_id: str | None = Field(default=None, description="the GitHub App's id (App authentication)")
+    github_private_key: SecretStr | None = Field(default=None, description="the App's private key (PEM)")
+    github_private_key_file: Path | None = Field(default=None, description="a file holding the App's private key")
+    github_token: SecretStr | None = Field(default=None, description="a fine-grained personal access token")
+    github_webhook_secret: SecretStr | None = Field(default=None, description="verifies X-Hub-Signature-256")
+    github_repos: str = Field(default="", description="comma-separated owner/name allow-list ('' = any)")
+    github_workers: int = Field(default=2, ge=1, le=32, description="jobs run at once (one per repository)")
+    public_url: str | None = Field(default=None, description="where `lit2code serve` is reachable, for links")
+
+    def allowed_repos(self) -> set[str]:
+        return {r.strip().lower() for r in self.github_repos.split(",") if r.strip()}
+
+    def app_private_key(self) -> str | None:
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_file is not None:
+            return self.github_private_key_file.read_text()
+        return None
 
     @property
     def llm(self) -> LLMSettings:

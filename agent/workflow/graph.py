@@ -162,6 +162,10 @@ async def triage_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     svc, paper = _svc(runtime), state["paper"]
     t0 = time.monotonic()
     _emit(paper, "triage")
+    refused = (await asyncio.to_thread(svc.repo.rejected)).get(paper.paper_id)
+    if refused is not None:  # a reviewer rejected it on this branch: never committed again
+        why = f"rejected by {refused.get('by') or 'a reviewer'}: {refused.get('reason') or 'no reason given'}"
+        return {"outcome": _outcome(state, "rejected", why), "timings": {"triage": round(time.monotonic() - t0, 3)}}
     existing = await asyncio.to_thread(svc.repo.find, paper.paper_id)
     if existing:  # committed by an earlier run: nothing to decide, nothing to spend
         plan = await asyncio.to_thread(svc.repo.plan_of, paper.paper_id)
@@ -188,7 +192,8 @@ async def plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     t0 = time.monotonic()
     _emit(paper, "plan")
     family = svc.families[state["triage"].family]
-    plan, update = await _planner_call(svc, state, "plan", svc.planner.plan, paper, state["triage"], family)
+    feedback = svc.config.feedback.get(paper.paper_id)  # e.g. `/lit2code feedback` on a pull request
+    plan, update = await _planner_call(svc, state, "plan", svc.planner.plan, paper, state["triage"], family, feedback)
     update["timings"] = {"plan": round(time.monotonic() - t0, 3)}
     if plan is not None:
         update["plan"] = plan
@@ -374,8 +379,11 @@ def build_paper_graph(default_services: Callable[[], Services] | None = None) ->
 
 
 # ---- outer graph -------------------------------------------------------------------------------
-def parse_node(state: RunState) -> dict:
+def parse_node(state: RunState, runtime: Runtime[Services]) -> dict:
     papers = digest.load_inputs([Path(p) for p in state["inputs"]])
+    only = set(_svc(runtime).config.only)
+    if only:  # `/lit2code retry|feedback PAPER_ID`: that paper of the digest alone
+        papers = [p for p in papers if p.paper_id in only]
     get_stream_writer()({"stage": "parsed", "papers": len(papers)})
     return {"papers": papers}
 
@@ -412,7 +420,7 @@ def build_graph(default_services: Callable[[], Services] | None = None) -> State
     node = _binder(default_services)
     paper = build_paper_graph(default_services).compile()
     g = StateGraph(RunState, context_schema=Services)
-    g.add_node("parse", parse_node)
+    g.add_node("parse", node(parse_node))
     g.add_node("paper", paper, error_handler=paper_failed)
     g.add_node("report", node(report_node))
     g.add_edge(START, "parse")
