@@ -18,8 +18,8 @@ from agent.llm.answers import (
     SlotCode,
     triage_schema,
 )
-from agent.llm.cache import ResponseCache
-from agent.llm.client import Budget, LLMClient
+from agent.llm.cache import CapabilityStore, ResponseCache
+from agent.llm.client import Budget, LLMClient, LLMError, PromptTooLong
 from agent.llm.settings import LLMSettings
 from agent.models import LLMUsage, Paper, Plan, RenderedModule, TestSpec, Triage, Validation
 from agent.planners.base import Planner
@@ -50,14 +50,10 @@ class LLMPlanner(Planner):
     def plan(self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None = None) -> Plan:
         if family.id == GENERIC:
             return self._generic_plan(paper, triage, family, feedback)
-        ans = self.client.ask(
-            paper.paper_id,
-            "plan",
-            prompts.SYSTEM,
-            prompts.plan(paper, family, triage.reason, feedback),
-            PlanAnswer,
-        )
+        ans, prompt_note = self._ask_plan(paper, triage, family, feedback)
         inferred: dict[str, str] = {"method_name": "model"}
+        if prompt_note:
+            inferred["prompt"] = prompt_note
         hyper: dict[str, int | float | bool | str] = {}
         given = {s.name: s for s in ans.hyperparameters}
         for pname, spec in family.parameters.items():
@@ -95,6 +91,29 @@ class LLMPlanner(Planner):
             confidence=ans.confidence,
             planner=self.name,
         )
+
+    def _ask_plan(
+        self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None
+    ) -> tuple[PlanAnswer, str | None]:
+        """The plan answer; when the whole template does not fit the model's context, the prompt carries
+        only the code slots and their surroundings, and when even that does not fit, the paper fails clearly."""
+        try:
+            full = prompts.plan(paper, family, triage.reason, feedback)
+            return self.client.ask(paper.paper_id, "plan", prompts.SYSTEM, full, PlanAnswer), None
+        except PromptTooLong as too_long:
+            compact = prompts.plan(paper, family, triage.reason, feedback, compact=True)
+            try:
+                ans = self.client.ask(paper.paper_id, "plan", prompts.SYSTEM, compact, PlanAnswer)
+            except PromptTooLong as still:
+                raise LLMError(
+                    "context",
+                    f"the plan prompt for family {family.id} does not fit the model's context: {too_long}; "
+                    f"with only the template's code slots and their surroundings it still does not: {still}. "
+                    "Use a model with a larger context (or raise the server's, e.g. llama.cpp --ctx-size), "
+                    "or lower LIT2CODE_LLM_MAX_COMPLETION_TOKENS",
+                ) from still
+            note = f"the template's code slots and their surroundings only: the whole template did not fit ({too_long})"
+            return ans, note
 
     @staticmethod
     def _slots(answers: list[SlotCode], family: FamilySpec) -> dict[str, str]:
@@ -208,5 +227,7 @@ def make_llm_planner(
         ledger=(run_dir / "llm_calls.jsonl") if run_dir else None,
         budget=Budget(max_cost, max_tokens),
         cache=ResponseCache(settings.cache_path() if cache else None),
+        # What the server supports is remembered even with --no-cache: that flag is about answers.
+        capabilities=CapabilityStore(settings.cache_path()),
     )
     return LLMPlanner(client)
