@@ -34,6 +34,10 @@ class Triage(BaseModel):
     reason: str
     cues: list[str] = Field(default_factory=list, description="the cue words that decided")
     scores: dict[str, float] = Field(default_factory=dict)
+    fallback_from: str | None = Field(
+        default=None,
+        description="'llm: <reason>' when the offline planner decided because the model's answer was unusable",
+    )
 
 
 class TestSpec(BaseModel):
@@ -67,6 +71,10 @@ class Plan(BaseModel):
     slots: dict[str, str] = Field(default_factory=dict, description="code slots written by an LLM")
     confidence: float = Field(ge=0.0, le=1.0, default=0.5)
     planner: str = "offline"
+    fallback_from: str | None = Field(
+        default=None,
+        description="'llm: <reason>' when `planner` made this plan because the model's answer was unusable",
+    )
 
 
 class RenderedModule(BaseModel):
@@ -151,6 +159,10 @@ class Outcome(BaseModel):
     validations: list[Validation] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     llm: LLMUsage = Field(default_factory=LLMUsage)
+    planner: str | None = Field(default=None, description="the planner that made the paper's plan (or triage)")
+    fallback_from: str | None = Field(
+        default=None, description="'llm: <reason>' when the offline planner stood in for an unusable model answer"
+    )
 
 
 class ReviewRequest(BaseModel):
@@ -189,6 +201,11 @@ class RunConfig(BaseModel):
     max_cost: float | None = Field(default=None, description="USD; no new model call once spent")
     max_tokens: int | None = Field(default=None, description="prompt + completion tokens; no new call once spent")
     cache: bool = Field(default=True, description="use the model response cache")
+    on_bad_answer: Literal["offline", "fail"] = Field(
+        default="offline",
+        description="llm planner: when a paper's answer stays unusable after the corrective retry, plan it "
+        "with the offline planner (recorded as a fallback) or fail it",
+    )
 
 
 class Totals(BaseModel):

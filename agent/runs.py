@@ -70,7 +70,7 @@ def started_at(run_id: str) -> str:
 
 def make_planner(config: RunConfig, d: Path):
     if config.planner == "llm":
-        return get_planner(
+        llm = get_planner(
             "llm",
             model=config.model,
             run_dir=d,
@@ -78,6 +78,11 @@ def make_planner(config: RunConfig, d: Path):
             max_tokens=config.max_tokens,
             cache=config.cache,
         )
+        if config.on_bad_answer == "offline":
+            from agent.planners.fallback import FallbackPlanner
+
+            return FallbackPlanner(llm, get_planner("offline"))
+        return llm
     return get_planner(config.planner)
 
 
