@@ -15,6 +15,7 @@ from rich.table import Table
 
 from agent import digest, runs
 from agent.families import FamilyError, load_families
+from agent.llm.cli import llm_app
 from agent.models import ReviewAnswer, RunConfig
 from agent.progress import RunProgress
 from agent.repo import RepoError
@@ -29,6 +30,7 @@ eval_app = typer.Typer(help="Evaluate parts of the pipeline.", no_args_is_help=T
 templates_app = typer.Typer(help="The method-family templates.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 app.add_typer(templates_app, name="templates")
+app.add_typer(llm_app, name="llm")
 try:
     from agent.sandbox.cli import sandbox_app
 
@@ -150,6 +152,13 @@ def run(
         int | None, typer.Option(help="tokens: no new model call once the run has used this many (llm planner)")
     ] = None,
     cache: Annotated[bool, typer.Option(help="answer repeated model requests from the response cache")] = True,
+    on_bad_answer: Annotated[
+        str,
+        typer.Option(
+            help="llm planner: when a paper's answer stays unusable after the corrective retry, 'offline' "
+            "plans it with the offline planner (recorded as a fallback), 'fail' fails it"
+        ),
+    ] = "offline",
     run_id: Annotated[str | None, typer.Option(help="name the run (default: a timestamp)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print report.json to stdout instead of a summary")] = False,
 ) -> None:
@@ -168,6 +177,8 @@ def run(
         raise fail(f"--sandbox must be auto, docker or process, not {sandbox!r}")
     if concurrency < 0:
         raise fail("--concurrency must be positive")
+    if on_bad_answer not in {"offline", "fail"}:
+        raise fail(f"--on-bad-answer must be offline or fail, not {on_bad_answer!r}")
     try:
         papers = digest.load_inputs(inputs)  # fail fast, before a run folder exists
     except digest.DigestError as exc:
@@ -191,6 +202,7 @@ def run(
         max_cost=max_cost,
         max_tokens=max_tokens,
         cache=cache,
+        on_bad_answer=on_bad_answer,  # type: ignore[arg-type]
     )
     runs.save_config(config)
     if not as_json:

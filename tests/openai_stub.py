@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 EXCHANGES = Path(__file__).resolve().parent / "data" / "llm_exchanges"
-KINDS = ("GenericRepairAnswer", "GenericPlanAnswer", "RepairAnswer", "PlanAnswer", "TriageAnswer")
+KINDS = ("GenericRepairAnswer", "GenericPlanAnswer", "RepairAnswer", "PlanAnswer", "TriageAnswer", "ProbeAnswer")
 
 
 @dataclass
@@ -249,6 +249,10 @@ def offline_answer(req: Request) -> Reply:
         )
     if req.kind == "RepairAnswer":
         return Reply.answer({"diagnosis": "no change proposed by the stand-in model", "slots": []})
+    if req.kind == "ProbeAnswer":  # lit2code llm doctor
+        return Reply.answer({"ok": True, "word": "ready"})
+    if req.kind == "?" and req.mode == "text":  # a plain request (the doctor's speed check)
+        return Reply(content=" ".join(str(i) for i in range(1, 61)))
     return Reply.error(400, f"the stand-in model cannot answer {req.kind}")
 
 

@@ -131,3 +131,10 @@ class RepairAnswer(BaseModel):
 class GenericRepairAnswer(BaseModel):
     diagnosis: str = Field(max_length=1000)
     files: list[FileCode] = Field(min_length=1, max_length=2, description="the files rewritten to fix it")
+
+
+class ProbeAnswer(BaseModel):
+    """The doctor's tiny structured-output request."""
+
+    ok: bool
+    word: str = Field(max_length=16)
