@@ -271,6 +271,41 @@ def recorded_answer(req: Request, folder: Path = EXCHANGES) -> Reply | None:
     return None
 
 
+# -- recording a real server's answers, and replaying them ----------------------------------------
+def exchange_key(req: Request) -> list[Any]:
+    return [req.paper_id, req.kind, req.corrective, req.attempt, req.mode]
+
+
+def forwarding(upstream: str, log: list[dict[str, Any]]) -> Rule:
+    """Every chat request goes to `upstream` (a real server) and its reply comes back as it was, logged."""
+    import httpx
+
+    def rule(req: Request) -> Reply:
+        resp = httpx.post(upstream.rstrip("/") + "/chat/completions", json=req.body, timeout=1800)
+        log.append({"key": exchange_key(req), "status": resp.status_code, "response": resp.json()})
+        return Reply(raw=resp.content, status=resp.status_code)
+
+    return rule
+
+
+def replaying(exchanges: list[dict[str, Any]], unmatched: list[Request]) -> Rule:
+    """Answer each request with the recorded reply to the same request (same paper, answer schema,
+    corrective retry or not, repair attempt and response format), each used once, in order."""
+    pending = list(exchanges)
+    lock = threading.Lock()
+
+    def rule(req: Request) -> Reply:
+        with lock:
+            for i, ex in enumerate(pending):
+                if ex["key"] == exchange_key(req):
+                    pending.pop(i)
+                    return Reply(raw=json.dumps(ex["response"]).encode(), status=ex["status"])
+        unmatched.append(req)
+        return Reply.error(418, f"no recorded exchange for {exchange_key(req)}")
+
+    return rule
+
+
 # -- the server ------------------------------------------------------------------------------------
 class ScriptedServer:
     def __init__(
@@ -284,6 +319,8 @@ class ScriptedServer:
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self.gets: list[str] = []
+        self.upstream: str | None = None  # forward GETs to this server (see forwarding())
+        self.canned_gets: dict[str, Any] = {}  # path -> JSON body, for GETs recorded from a real server
         self.exchanges = exchanges
         self._lock = threading.Lock()
         server = self
@@ -307,6 +344,17 @@ class ScriptedServer:
                 b = server.behaviour
                 with server._lock:
                     server.gets.append(self.path)
+                if self.path in server.canned_gets:  # replayed from a recording
+                    self._send(200, json.dumps(server.canned_gets[self.path]).encode())
+                    return
+                if server.upstream:  # recording: the real server answers
+                    import httpx
+
+                    resp = httpx.get(re.sub(r"/v1/?$", "", server.upstream) + self.path, timeout=30)
+                    if resp.status_code == 200:
+                        server.canned_gets[self.path] = resp.json()
+                    self._send(resp.status_code, resp.content)
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     entry: dict[str, Any] = {"id": "stub", "object": "model"}
                     if b.advertise == "models" and b.context:
