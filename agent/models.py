@@ -41,6 +41,10 @@ class Triage(BaseModel):
     cues: list[str] = Field(default_factory=list, description="the cue words that decided")
     scores: dict[str, float] = Field(default_factory=dict)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0, description="how sure the planner is of this decision")
+    fallback_from: str | None = Field(
+        default=None,
+        description="'llm: <reason>' when the offline planner decided because the model's answer was unusable",
+    )
 
 
 class TestSpec(BaseModel):
@@ -75,6 +79,10 @@ class Plan(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0, default=0.5)
     planner: str = "offline"
     edited_by: str | None = Field(default=None, description="the reviewer who edited this plan or its code")
+    fallback_from: str | None = Field(
+        default=None,
+        description="'llm: <reason>' when `planner` made this plan because the model's answer was unusable",
+    )
 
 
 class RenderedModule(BaseModel):
@@ -169,6 +177,10 @@ class Outcome(BaseModel):
     validations: list[Validation] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     llm: LLMUsage = Field(default_factory=LLMUsage)
+    planner: str | None = Field(default=None, description="the planner that made the paper's plan (or triage)")
+    fallback_from: str | None = Field(
+        default=None, description="'llm: <reason>' when the offline planner stood in for an unusable model answer"
+    )
 
 
 class ReviewRequest(BaseModel):
@@ -227,6 +239,11 @@ class RunConfig(BaseModel):
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="skip a pick triaged less sure than this")
     only: list[str] = Field(default_factory=list, description="process only these paper ids of the inputs")
     feedback: dict[str, str] = Field(default_factory=dict, description="paper id -> reviewer feedback for its plan")
+    on_bad_answer: Literal["offline", "fail"] = Field(
+        default="offline",
+        description="llm planner: when a paper's answer stays unusable after the corrective retry, plan it "
+        "with the offline planner (recorded as a fallback) or fail it",
+    )
 
 
 class Totals(BaseModel):

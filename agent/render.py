@@ -84,6 +84,10 @@ def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
             + "instead of the family's default; the template's tests passed with it.\n"
             + blocks
         )
+    if plan.fallback_from:  # the planner asked for gave no usable answer: say who planned it, and why
+        files["README.md"] = (
+            files["README.md"].rstrip("\n") + f"\n\nplanner: {plan.planner}, fallback from {plan.fallback_from}\n"
+        )
     files["__init__.py"] = (
         f'"""{plan.method_name}: {paper.title}"""\n\nfrom .{mod} import {plan.class_name}\n\n'
         f'__all__ = ["{plan.class_name}"]\n'

@@ -91,6 +91,12 @@ def render_markdown(r: Report) -> str:
         )
     if r.budget:
         lines.append(f"- **budget: {r.budget}; the papers marked `budget` were not processed**")
+    fallbacks = [p for p in r.papers if p.fallback_from]
+    if fallbacks:
+        lines.append(
+            f"- {len(fallbacks)} paper(s) planned by the offline planner because the model's answer was unusable "
+            "(see each row; `--on-bad-answer fail` fails them instead)"
+        )
     lines += [
         "",
         "| Paper | Status | Family | Tests | Commit | Model | Reason |",
@@ -98,7 +104,10 @@ def render_markdown(r: Report) -> str:
     ]
     for p in r.papers:
         tests = f"{p.tests.passed} passed" + (f", {p.tests.failed} failed" if p.tests.failed else "")
-        reason = p.reason.splitlines()[0][:160].replace("|", "\\|") if p.reason else ""
+        reason = p.reason.splitlines()[0][:160] if p.reason else ""
+        if p.fallback_from:
+            reason = f"planner: {p.planner or 'offline'}, fallback from {p.fallback_from[:200]}; {reason}"
+        reason = reason.replace("|", "\\|")
         title = p.title.replace("|", "\\|")
         lines.append(
             f"| {title} (`{p.paper_id}`) | {p.status} | {p.family or ''} | "

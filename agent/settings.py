@@ -39,10 +39,14 @@ class LLMSettings(BaseSettings):
     max_completion_tokens: int = Field(
         default=4096, gt=0, validation_alias=AliasChoices("LIT2CODE_LLM_MAX_COMPLETION_TOKENS", "max_completion_tokens")
     )
-    # auto: JSON-schema structured output, switching to JSON mode when the server rejects it.
-    response_format: Literal["auto", "json_schema", "json_object"] = Field(
+    # auto: JSON-schema structured output, stepping down to JSON mode, then to plain text with JSON
+    # extraction, as the server refuses them (agent.llm.capabilities); the others: that one only.
+    response_format: Literal["auto", "json_schema", "json_object", "text"] = Field(
         default="auto", validation_alias=AliasChoices("LIT2CODE_LLM_RESPONSE_FORMAT", "response_format")
     )
+    # The model's context in tokens, for servers that do not report it (llama.cpp and vLLM do); when
+    # both say, the smaller wins.
+    context: int | None = Field(default=None, gt=0, validation_alias=AliasChoices("LIT2CODE_LLM_CONTEXT", "context"))
     # Overrides of and additions to the built-in price table (USD per million tokens), e.g.
     # LIT2CODE_PRICES='{"my-model": {"input": 0.2, "output": 0.6}}'
     prices: dict[str, Price] = Field(default_factory=dict, validation_alias=AliasChoices("LIT2CODE_PRICES", "prices"))

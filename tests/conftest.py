@@ -87,3 +87,30 @@ def make_cli(workdir: Path) -> CLI:
 @pytest.fixture
 def cli(tmp_path: Path, runtime_python: str) -> CLI:
     return make_cli(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def real_llm_server(tmp_path_factory: pytest.TempPathFactory):
+    """llama.cpp's server with the pinned SmolLM2-135M (tests/real_llm.py), one per session; skipped
+    without the pinned packages, a failure instead when LIT2CODE_REQUIRE_REAL_LLM=1 (as in CI)."""
+    from tests.real_llm import RealServer, Unavailable, model_path
+
+    try:
+        model_path()
+        server = RealServer(tmp_path_factory.mktemp("llama-server") / "server.log")
+    except Unavailable as exc:
+        if os.environ.get("LIT2CODE_REQUIRE_REAL_LLM") == "1":
+            pytest.fail(f"LIT2CODE_REQUIRE_REAL_LLM=1 but the real model server is unusable: {exc}")
+        pytest.skip(f"real model server unavailable: {exc}")
+    yield server
+    server.stop()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """The real_llm tier's figures (papers, statuses, calls, tokens, time), when it ran."""
+    from tests.real_llm import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("real_llm tier")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

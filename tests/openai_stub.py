@@ -1,6 +1,9 @@
 """A scripted OpenAI-compatible chat server on loopback, for tests and demos without a real model.
 
 The real `openai` client talks to it over HTTP. What it answers, first match wins:
+0. the server's behaviour (`Behaviour`): which request shapes it refuses and how (structured outputs
+   with 400, 422 or 500, `strict`, `max_completion_tokens`, JSON mode), its context length and
+   whether `/props` or `/v1/models` tell it, as real servers differ;
 1. per-test rules (`server.script(rule)`): any reply, including 429/500 errors, slow answers,
    malformed bodies, refusals, truncated or huge answers, hostile plans;
 2. recorded exchanges (tests/data/llm_exchanges/*.json): a model's real-quality answers for
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import re
 import sys
@@ -27,14 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 EXCHANGES = Path(__file__).resolve().parent / "data" / "llm_exchanges"
-KINDS = ("GenericRepairAnswer", "GenericPlanAnswer", "RepairAnswer", "PlanAnswer", "TriageAnswer")
+KINDS = ("GenericRepairAnswer", "GenericPlanAnswer", "RepairAnswer", "PlanAnswer", "TriageAnswer", "ProbeAnswer")
 
 
 @dataclass
@@ -46,7 +50,20 @@ class Request:
     paper_id: str | None
     attempt: int | None  # the repair attempt, for RepairAnswer
     corrective: bool  # a corrective retry after an invalid answer
-    mode: str  # json_schema or json_object
+    mode: str  # json_schema, json_object or text (no response_format)
+
+    @property
+    def strict(self) -> bool:
+        return bool((self.body.get("response_format") or {}).get("json_schema", {}).get("strict"))
+
+    @property
+    def token_param(self) -> str | None:
+        return next((k for k in ("max_completion_tokens", "max_tokens") if k in self.body), None)
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens as this server counts them: four characters each."""
+        return max(1, len(self.text) // 4)
 
     @property
     def text(self) -> str:
@@ -79,6 +96,75 @@ class Reply:
 Rule = Callable[[Request], Reply | None]
 
 
+# -- how a server differs from OpenAI: refusals, context ------------------------------------------
+Refusal = Literal["400", "422", "500"]
+
+
+@dataclass
+class Behaviour:
+    """A server's capabilities, and how it says no, as real servers do (first that applies wins)."""
+
+    json_schema: Refusal | None = None  # how it refuses structured outputs (None: it supports them)
+    strict: bool = True  # accepts `strict` in json_schema
+    json_object: bool = True  # accepts JSON mode
+    max_completion_tokens: bool = True  # knows `max_completion_tokens` (else only `max_tokens`)
+    context: int | None = None  # context length in tokens (4 characters each); None: unlimited
+    advertise: Literal["props", "models"] | None = None  # where it tells its context (llama.cpp: both)
+    chatty: bool = False  # without response_format it wraps its JSON in prose and a markdown fence
+
+    def refuse(self, req: Request) -> Reply | None:
+        body = req.body
+        if req.mode == "json_schema" and self.json_schema == "400":
+            return Reply.error(400, 'response_format type must be one of "text" or "json_object", but got: json_schema')
+        if req.mode == "json_schema" and self.json_schema == "422":
+            return Reply(
+                status=422,
+                raw=json.dumps(
+                    {
+                        "detail": [
+                            {
+                                "type": "literal_error",
+                                "loc": ["body", "response_format", "type"],
+                                "msg": "Input should be 'text' or 'json_object'",
+                                "input": "json_schema",
+                            }
+                        ]
+                    }
+                ).encode(),
+            )
+        if req.mode == "json_schema" and self.json_schema == "500":
+            return Reply.error(500, "internal error while applying response_format: json_schema is not implemented")
+        if req.mode == "json_schema" and req.strict and not self.strict:
+            return Reply.error(400, "Invalid parameter: 'response_format.json_schema.strict' is not supported")
+        if req.mode == "json_object" and not self.json_object:
+            return Reply.error(400, "response_format json_object is not supported by this model")
+        if "max_completion_tokens" in body and not self.max_completion_tokens:
+            return Reply.error(400, "Unrecognized request argument supplied: max_completion_tokens")
+        if self.context is not None and req.prompt_tokens > self.context:
+            if self.advertise:  # llama.cpp's own words, with its numbers
+                return Reply(
+                    status=400,
+                    raw=json.dumps(
+                        {
+                            "error": {
+                                "code": 400,
+                                "message": f"request ({req.prompt_tokens} tokens) exceeds the available context "
+                                f"size ({self.context} tokens), try increasing it",
+                                "type": "exceed_context_size_error",
+                                "n_prompt_tokens": req.prompt_tokens,
+                                "n_ctx": self.context,
+                            }
+                        }
+                    ).encode(),
+                )
+            return Reply.error(
+                400,
+                f"This model's maximum context length is {self.context} tokens. However, your messages resulted "
+                f"in {req.prompt_tokens} tokens. Please reduce the length of the messages.",
+            )
+        return None
+
+
 def parse_request(body: dict[str, Any]) -> Request:
     fmt = body.get("response_format") or {}
     messages = body.get("messages", [])
@@ -87,7 +173,7 @@ def parse_request(body: dict[str, Any]) -> Request:
     if fmt.get("type") == "json_schema":
         kind, mode = fmt.get("json_schema", {}).get("name", "?"), "json_schema"
     else:
-        mode = "json_object"
+        mode = "json_object" if fmt.get("type") == "json_object" else "text"
         kind = next((k for k in KINDS if f'"title": "{k}"' in last), "?")
     m = re.search(r"<paper>\s*(\{.*?\})\s*</paper>", text, re.S)
     paper_id = None
@@ -163,6 +249,10 @@ def offline_answer(req: Request) -> Reply:
         )
     if req.kind == "RepairAnswer":
         return Reply.answer({"diagnosis": "no change proposed by the stand-in model", "slots": []})
+    if req.kind == "ProbeAnswer":  # lit2code llm doctor
+        return Reply.answer({"ok": True, "word": "ready"})
+    if req.kind == "?" and req.mode == "text":  # a plain request (the doctor's speed check)
+        return Reply(content=" ".join(str(i) for i in range(1, 61)))
     return Reply.error(400, f"the stand-in model cannot answer {req.kind}")
 
 
@@ -181,11 +271,56 @@ def recorded_answer(req: Request, folder: Path = EXCHANGES) -> Reply | None:
     return None
 
 
+# -- recording a real server's answers, and replaying them ----------------------------------------
+def exchange_key(req: Request) -> list[Any]:
+    return [req.paper_id, req.kind, req.corrective, req.attempt, req.mode]
+
+
+def forwarding(upstream: str, log: list[dict[str, Any]]) -> Rule:
+    """Every chat request goes to `upstream` (a real server) and its reply comes back as it was, logged."""
+    import httpx
+
+    def rule(req: Request) -> Reply:
+        resp = httpx.post(upstream.rstrip("/") + "/chat/completions", json=req.body, timeout=1800)
+        log.append({"key": exchange_key(req), "status": resp.status_code, "response": resp.json()})
+        return Reply(raw=resp.content, status=resp.status_code)
+
+    return rule
+
+
+def replaying(exchanges: list[dict[str, Any]], unmatched: list[Request]) -> Rule:
+    """Answer each request with the recorded reply to the same request (same paper, answer schema,
+    corrective retry or not, repair attempt and response format), each used once, in order."""
+    pending = list(exchanges)
+    lock = threading.Lock()
+
+    def rule(req: Request) -> Reply:
+        with lock:
+            for i, ex in enumerate(pending):
+                if ex["key"] == exchange_key(req):
+                    pending.pop(i)
+                    return Reply(raw=json.dumps(ex["response"]).encode(), status=ex["status"])
+        unmatched.append(req)
+        return Reply.error(418, f"no recorded exchange for {exchange_key(req)}")
+
+    return rule
+
+
 # -- the server ------------------------------------------------------------------------------------
 class ScriptedServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, exchanges: Path | None = EXCHANGES) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        exchanges: Path | None = EXCHANGES,
+        behaviour: Behaviour | None = None,
+    ) -> None:
+        self.behaviour = behaviour or Behaviour()
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
+        self.gets: list[str] = []
+        self.upstream: str | None = None  # forward GETs to this server (see forwarding())
+        self.canned_gets: dict[str, Any] = {}  # path -> JSON body, for GETs recorded from a real server
         self.exchanges = exchanges
         self._lock = threading.Lock()
         server = self
@@ -206,10 +341,28 @@ class ScriptedServer:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                b = server.behaviour
+                with server._lock:
+                    server.gets.append(self.path)
+                if self.path in server.canned_gets:  # replayed from a recording
+                    self._send(200, json.dumps(server.canned_gets[self.path]).encode())
+                    return
+                if server.upstream:  # recording: the real server answers
+                    import httpx
+
+                    resp = httpx.get(re.sub(r"/v1/?$", "", server.upstream) + self.path, timeout=30)
+                    if resp.status_code == 200:
+                        server.canned_gets[self.path] = resp.json()
+                    self._send(resp.status_code, resp.content)
+                    return
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(
-                        200, json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}).encode()
-                    )
+                    entry: dict[str, Any] = {"id": "stub", "object": "model"}
+                    if b.advertise == "models" and b.context:
+                        entry["meta"] = {"n_ctx": b.context, "n_ctx_train": b.context * 2}
+                    self._send(200, json.dumps({"object": "list", "data": [entry]}).encode())
+                elif self.path.rstrip("/") == "/props" and b.advertise == "props" and b.context:
+                    props = {"default_generation_settings": {"n_ctx": b.context}, "total_slots": 1}
+                    self._send(200, json.dumps(props).encode())
                 else:
                     self._send(404, b'{"error": {"message": "not found"}}')
 
@@ -227,12 +380,16 @@ class ScriptedServer:
                 req = parse_request(body)
                 with server._lock:
                     server.requests.append(req)
-                reply = server.reply_for(req)
+                reply = server.behaviour.refuse(req) or server.reply_for(req)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.raw is not None:
                     self._send(reply.status, reply.raw, reply.headers)
                     return
+                if server.behaviour.chatty and req.mode == "text" and reply.content:
+                    reply = dataclasses.replace(
+                        reply, content=f"Sure! Here is the JSON:\n```json\n{reply.content}\n```\nAnything else?"
+                    )
                 self._send(reply.status, server.completion(req, reply), reply.headers)
 
         self.httpd = ThreadingHTTPServer((host, port), Handler)
@@ -261,7 +418,7 @@ class ScriptedServer:
     @staticmethod
     def completion(req: Request, reply: Reply) -> bytes:
         content = reply.content
-        prompt_tokens = max(1, len(req.text) // 4)
+        prompt_tokens = req.prompt_tokens
         completion_tokens = len(content or reply.refusal or "") // 4
         out: dict[str, Any] = {
             "id": f"chatcmpl-stub-{int(time.time() * 1000)}",

@@ -214,9 +214,10 @@ async def test_a_broken_plan_answer_fails_only_its_paper(
     if reply.delay_s:
         monkeypatch.setenv("LIT2CODE_LLM_TIMEOUT", "0.5")
     stub.script(for_paper(SORA, "PlanAnswer", reply))
-    report = await run_llm(env, [SORA, STUDY])
+    report = await run_llm(env, [SORA, STUDY], on_bad_answer="fail")
     bad = row(report, SORA)
     assert bad.status == status and reason in bad.reason, bad.reason
+    assert bad.fallback_from is None
     assert bad.reason.startswith("model ") and "at plan" in bad.reason
     assert bad.llm.calls >= 2  # its triage and the plan call(s), all accounted
     # The batch went on: the other paper got its own outcome (a skip: no sandbox time spent here).
@@ -225,7 +226,7 @@ async def test_a_broken_plan_answer_fails_only_its_paper(
 
 async def test_a_refused_triage_fails_only_its_paper(env: Path, stub: ScriptedServer) -> None:
     stub.script(for_paper(SORA, "TriageAnswer", Reply(content=None, refusal="No.")))
-    report = await run_llm(env, [SORA, QUANT])
+    report = await run_llm(env, [SORA, QUANT], on_bad_answer="fail")
     assert row(report, SORA).status == "failed" and "refused the triage" in row(report, SORA).reason
     assert row(report, QUANT).status == "committed"
 
@@ -234,7 +235,7 @@ async def test_a_refused_triage_fails_only_its_paper(env: Path, stub: ScriptedSe
 async def test_file_paths_outside_the_package_are_refused(env: Path, stub: ScriptedServer, path: str) -> None:
     stub.script(generic_triage(SORA))
     stub.script(for_paper(SORA, "GenericPlanAnswer", generic_plan(SCALER, SCALER_TEST, module_path=path)))
-    report = await run_llm(env, [SORA, STUDY])
+    report = await run_llm(env, [SORA, STUDY], on_bad_answer="fail")
     bad = row(report, SORA)
     assert bad.status == "failed" and "files.0.path" in bad.reason and path in bad.reason, bad.reason
     assert not (env / "outside.py").exists() and not (env.parent / "outside.py").exists()
@@ -410,6 +411,52 @@ def test_writes_to_the_host():
     assert not canary.exists()
 
 
+# -- --on-bad-answer offline (the default): the offline planner stands in, visibly ---------------
+async def test_unusable_answers_fall_back_to_the_offline_planner_and_say_so(env: Path, stub: ScriptedServer) -> None:
+    stub.script(for_paper(SORA, "PlanAnswer", Reply(content="Sure! SoRA is a sparse LoRA.")))  # stays non-JSON
+    stub.script(for_paper(QUANT, "TriageAnswer", Reply(content=None, refusal="I cannot help with that.")))
+    stub.script(for_paper(DCD, "PlanAnswer", Reply.error(500, "model crashed")))  # a server error is no answer
+    report = await run_llm(env, [SORA, QUANT, DCD])
+
+    sora, quant, dcd = row(report, SORA), row(report, QUANT), row(report, DCD)
+    assert sora.status == "committed" and sora.planner == "offline", sora.reason
+    assert sora.fallback_from and sora.fallback_from.startswith("llm: model invalid at plan: ")
+    assert "not valid JSON" in sora.fallback_from
+    assert sora.llm.calls == 3  # triage, plan and its corrective retry: the model was asked, and paid for
+    # A refused triage: the offline planner triages and plans; the model is not asked for a plan.
+    assert quant.status == "committed" and quant.family == "quantization", quant.reason
+    assert quant.fallback_from and "model refused at triage" in quant.fallback_from
+    assert stub.calls("PlanAnswer", quant.paper_id) == [] and quant.llm.calls == 1
+    # Transport errors are not hidden behind offline plans.
+    assert dcd.status == "failed" and "HTTP 500" in dcd.reason and dcd.fallback_from is None
+
+    saved = json.loads((env / "runs" / "r1" / "report.json").read_text())
+    by_id = {p["paper_id"]: p for p in saved["papers"]}
+    assert by_id[sora.paper_id]["fallback_from"] == sora.fallback_from and by_id[sora.paper_id]["planner"] == "offline"
+    md = (env / "runs" / "r1" / "report.md").read_text()
+    assert "planner: offline, fallback from llm: model invalid at plan" in md
+    assert "2 paper(s) planned by the offline planner" in md
+    readme = (env / "repo" / "papers" / sora.slug / "README.md").read_text()
+    assert "planner: offline, fallback from llm: model invalid at plan" in readme
+    plan = json.loads((env / "repo" / "papers" / sora.slug / "plan.json").read_text())
+    assert plan["planner"] == "offline" and plan["fallback_from"] == sora.fallback_from
+
+
+async def test_an_unusable_repair_answer_falls_back_to_the_offline_plan(env: Path, stub: ScriptedServer) -> None:
+    bad_slot = {"name": "init_lora_a", "code": "nn.init.zeros_(weight)"}  # the family's tests catch it
+    stub.script(
+        for_paper(
+            SORA, "PlanAnswer", fn=lambda r: Reply.answer({**_quant_plan(), "module_name": "sora", "slots": [bad_slot]})
+        )
+    )
+    stub.script(for_paper(SORA, "RepairAnswer", Reply(content='{"diagnosis": "cut', finish_reason="length")))
+    report = await run_llm(env, [SORA], max_repairs=1)
+    ok = row(report, SORA)
+    assert ok.status == "committed" and ok.attempts == 2 and [v.ok for v in ok.validations] == [False, True]
+    assert ok.planner == "offline" and ok.fallback_from and "model truncated at repair-1" in ok.fallback_from
+    assert len(stub.calls("RepairAnswer", ok.paper_id)) == 1  # a truncated answer gets no corrective retry
+
+
 @pytest.mark.parametrize(
     ("env_extra", "args", "message"),
     [
@@ -421,6 +468,11 @@ def test_writes_to_the_host():
             'model settings: error parsing value for field "prices"',
         ),
         ({"OPENAI_API_KEY": "k"}, ["--model", "m", "--max-cost", "-1"], "--max-cost -1.0: Input should be greater"),
+        (
+            {"OPENAI_API_KEY": "k"},
+            ["--model", "m", "--on-bad-answer", "maybe"],
+            "'maybe' is not one of offline, fail",
+        ),
     ],
 )
 def test_llm_settings_errors_exit_2_with_one_line(tmp_path: Path, env_extra: dict, args: list, message: str) -> None:

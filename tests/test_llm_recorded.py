@@ -1,7 +1,9 @@
 """Recorded model exchanges for papers of the real digests, replayed through the whole pipeline.
 
-tests/data/llm_exchanges/ holds, per paper, the answers a strong model gives to lit2code's triage,
-plan and repair prompts. One of them fails its tests first and is fixed by the repair loop.
+tests/data/llm_exchanges/ holds, per paper, hand-written answers in the shape of a strong model's to
+lit2code's triage, plan and repair prompts (its README says why they are not recordings; the real
+model's recorded answers are in recorded/, replayed by test_llm_replay.py). One of them fails its
+tests first and is fixed by the repair loop.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def stage(record: dict, name: str) -> list[dict]:
 
 def test_there_are_at_least_five_records_with_one_repair_and_one_generic() -> None:
     assert len(RECORDS) >= 5
+    assert all(r["source"] == "hand-written" for r in RECORDS.values())  # labelled: no server wrote them
     assert any(stage(r, "repair") for r in RECORDS.values())
     assert any(stage(r, "triage")[0]["answer"]["family"] == "generic" for r in RECORDS.values())
 

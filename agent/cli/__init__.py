@@ -5,8 +5,10 @@ Each module registers its commands on the one Typer `app`; importing this packag
 
 from agent.cli import runs, tools  # noqa: F401 - registers their commands
 from agent.cli.common import app
+from agent.cli.llm import llm_app
 from agent.cli.sandbox import sandbox_app
 
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(llm_app, name="llm")
 
 __all__ = ["app"]

@@ -116,6 +116,14 @@ def run(
     cache: Annotated[
         bool | None, typer.Option("--cache/--no-cache", help="answer repeated model requests from the cache")
     ] = None,
+    on_bad_answer: Annotated[
+        str | None,
+        typer.Option(
+            **choice(["offline", "fail"]),
+            help="llm planner: when a paper's answer stays unusable after the corrective retry, 'offline' plans "
+            f"it with the offline planner (recorded as a fallback), 'fail' fails it ({default('on_bad_answer')})",
+        ),
+    ] = None,
     min_confidence: Annotated[
         float | None,
         typer.Option(help=f"skip a paper whose triage pick is less sure than this, 0..1 ({default('min_confidence')})"),
@@ -138,6 +146,7 @@ def run(
         "max_tokens": max_tokens,
         "cache": cache,
         "min_confidence": min_confidence,
+        "on_bad_answer": on_bad_answer,
     }
     load_settings()
     config = run_config(run_id=run_id or runs.new_run_id(), inputs=[], repo=str(repo.resolve()), **given)

@@ -11,14 +11,16 @@ import base64
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub, TokenAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
+from githubkit.utils import UNSET
 
 from agent.settings import Settings
 
 log = logging.getLogger("lit2code.github")
+StatusState = Literal["error", "failure", "pending", "success"]
 _SECRETS: set[str] = set()
 _lock = threading.Lock()
 
@@ -113,7 +115,10 @@ class GitHubClient:
             if self.kind == "app":
                 assert self.app_id and self.key
                 app = GitHub(AppAuthStrategy(self.app_id, self.key), base_url=self.env.github_api_url)
-                return f"{app.rest.apps.get_authenticated().parsed_data.slug}[bot]"
+                me = app.rest.apps.get_authenticated().parsed_data
+                if me is None or not me.slug:
+                    raise GitHubError("GitHub did not say which App these credentials are")
+                return f"{me.slug}[bot]"
             return self.gh.rest.users.get_authenticated().parsed_data.login
         except GitHubException as exc:
             raise _failed(exc, "reading lit2code's own identity") from exc
@@ -194,9 +199,10 @@ class GitHubClient:
         except GitHubException as exc:
             raise _failed(exc, f"commenting on #{number} of {repo}") from exc
 
-    def react(self, repo: Repo, comment_id: int, content: str = "eyes") -> None:
+    def react(self, repo: Repo, comment_id: int) -> None:
+        """An 👀 on a command: seen, and queued."""
         try:
-            self.gh.rest.reactions.create_for_issue_comment(repo.owner, repo.name, comment_id, content=content)  # type: ignore[arg-type]
+            self.gh.rest.reactions.create_for_issue_comment(repo.owner, repo.name, comment_id, content="eyes")
         except GitHubException as exc:
             log.warning("%s", _failed(exc, "reacting to a command"))  # a missing reaction harms nothing
 
@@ -226,7 +232,6 @@ class GitHubClient:
         """A check run (queued) on the commit; with a personal token, a pending commit status instead."""
         try:
             if self.kind == "app":
-                extra = {"details_url": details_url} if details_url else {}
                 run = self.gh.rest.checks.create(
                     repo.owner,
                     repo.name,
@@ -234,7 +239,7 @@ class GitHubClient:
                     head_sha=sha,
                     status="queued",
                     external_id=external_id,
-                    **extra,
+                    details_url=details_url or UNSET,
                 )
                 return run.parsed_data.id
             self._status(repo, sha, "pending", "queued", details_url)
@@ -262,13 +267,14 @@ class GitHubClient:
                     fields["output"] = {"title": title[:255], "summary": summary[:65000] or title}
                 self.gh.rest.checks.update(repo.owner, repo.name, check_id, **fields)
             else:
-                state = {"success": "success", "neutral": "success", None: "pending"}.get(conclusion, "failure")
+                state: StatusState = "pending" if conclusion is None else "failure"
+                if conclusion in ("success", "neutral"):
+                    state = "success"
                 self._status(repo, sha, state, title or status, details_url)
         except GitHubException as exc:
             raise _failed(exc, f"reporting on {sha[:8]} of {repo}") from exc
 
-    def _status(self, repo: Repo, sha: str, state: str, description: str, url: str | None) -> None:
-        extra = {"target_url": url} if url else {}
+    def _status(self, repo: Repo, sha: str, state: StatusState, description: str, url: str | None) -> None:
         self.gh.rest.repos.create_commit_status(
             repo.owner,
             repo.name,
@@ -276,5 +282,5 @@ class GitHubClient:
             state=state,
             context="lit2code",
             description=description[:140],
-            **extra,  # type: ignore[arg-type]
+            target_url=url or UNSET,
         )

@@ -78,12 +78,12 @@ def parse(line: str) -> Command:
             options[key.replace("-", "_")] = value
         return Command(kind="run", path=safe_path(rest[0]), options=options)
     if verb in {"status", "cancel"}:
-        return Command(kind=verb)
+        return Command.model_validate({"kind": verb})
     if verb in PR_ONLY:
         if not rest or not _PAPER_ID.match(rest[0]):
             raise CommandError(f"`/lit2code {verb}` needs a paper id (as in the pull request's table)")
         text = " ".join(rest[1:]).strip()
         if verb == "feedback" and not text:
             raise CommandError("`/lit2code feedback PAPER_ID TEXT` needs the feedback text")
-        return Command(kind=verb, paper_id=rest[0], text=text)  # type: ignore[arg-type]
+        return Command.model_validate({"kind": verb, "paper_id": rest[0], "text": text})
     raise CommandError(f"unknown command `{verb}`; use {USAGE}")

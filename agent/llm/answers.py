@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
@@ -40,10 +40,11 @@ class TriageAnswerBase(BaseModel):
 def triage_schema(family_ids: list[str]) -> type[TriageAnswerBase]:
     """The triage answer with `family` restricted to the known ids (an enum in the JSON schema)."""
     choices = tuple(sorted(family_ids)) + ("generic", "skip")
-    return create_model(  # type: ignore[call-overload]
+    family: Any = Literal[choices]  # a Literal of the ids loaded at run time: no static type can name it
+    return create_model(
         "TriageAnswer",
         __base__=TriageAnswerBase,
-        family=(Literal[choices], Field(description="a family id, 'generic' when none fits, or 'skip'")),
+        family=(family, Field(description="a family id, 'generic' when none fits, or 'skip'")),
     )
 
 
@@ -131,3 +132,10 @@ class RepairAnswer(BaseModel):
 class GenericRepairAnswer(BaseModel):
     diagnosis: str = Field(max_length=1000)
     files: list[FileCode] = Field(min_length=1, max_length=2, description="the files rewritten to fix it")
+
+
+class ProbeAnswer(BaseModel):
+    """The doctor's tiny structured-output request."""
+
+    ok: bool
+    word: str = Field(max_length=16)

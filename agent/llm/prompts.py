@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from agent.families import FamilySpec
 from agent.models import Paper, Plan, RenderedModule, Validation
@@ -65,9 +66,48 @@ def _slots(family: FamilySpec) -> str:
     )
 
 
-def plan(paper: Paper, family: FamilySpec, triage_reason: str, feedback: str | None) -> str:
+def template_excerpt(template: str, slot_names: list[str], after: int = 3, max_before: int = 24) -> str:
+    """Only the template's code slots and their surroundings: each slot's enclosing class and function
+    signature, the lines before it (at most `max_before`) and `after` lines after; '...' marks a cut."""
+    lines = template.splitlines()
+    keep: set[int] = set()
+    for i, line in enumerate(lines):
+        if not any(re.search(r"\{\{\s*slots\." + re.escape(n) + r"\b", line) for n in slot_names):
+            continue
+        indent = len(line) - len(line.lstrip())
+        start = i
+        for j in range(i - 1, -1, -1):  # up to the enclosing def (and the class around it)
+            text = lines[j]
+            level = len(text) - len(text.lstrip())
+            if text.strip() and level < indent and re.match(r"\s*(?:async\s+)?(?:def|class)\s", text):
+                keep.add(j)
+                indent = level
+                if start - j <= max_before:
+                    start = j
+                if text.lstrip().startswith("class") or level == 0:
+                    break
+        keep.update(range(max(start, i - max_before), min(len(lines), i + after + 1)))
+    out: list[str] = []
+    last = -1
+    for i in sorted(keep):
+        if i != last + 1:
+            out.append("    ...")
+        out.append(lines[i])
+        last = i
+    if last != len(lines) - 1:
+        out.append("    ...")
+    return "\n".join(out)
+
+
+def plan(paper: Paper, family: FamilySpec, triage_reason: str, feedback: str | None, compact: bool = False) -> str:
+    """The plan prompt; `compact` sends only the template's code slots and their surroundings (for small contexts)."""
     assert family.path is not None
     template = (family.path / "module.py.j2").read_text()
+    if compact:
+        template = template_excerpt(template, list(family.slots))
+        shown = "Excerpts of the module template around the code slots (Jinja2; the rest is lit2code's reviewed code"
+    else:
+        shown = "The module template (Jinja2"
     review = f"\nA reviewer asked for this change to the previous plan: {json.dumps(feedback)}\n" if feedback else ""
     return f"""Plan the implementation of this paper with lit2code's `{family.id}` template.
 
@@ -83,7 +123,7 @@ Code slots (Python inserted at `{{{{ slots.NAME }}}}` in the template below; kee
 paper's method changes exactly that part; use only names in scope there and only torch/math):
 {_slots(family)}
 
-The module template (Jinja2; the tests are fixed and check the family's defining properties):
+{shown}; the tests are fixed and check the family's defining properties):
 ```
 {template}
 ```

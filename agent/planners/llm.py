@@ -6,6 +6,8 @@ is used; the offline planner's identifier rules still apply to what the model na
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,8 +23,8 @@ from agent.llm.answers import (
     SlotCode,
     triage_schema,
 )
-from agent.llm.cache import ResponseCache
-from agent.llm.client import Budget, BudgetExceeded, LLMClient, LLMError
+from agent.llm.cache import CapabilityStore, ResponseCache
+from agent.llm.client import Budget, BudgetExceeded, LLMClient, LLMError, PromptTooLong
 from agent.models import LLMUsage, Paper, Plan, RenderedModule, RunConfig, TestSpec, Triage, Validation
 from agent.planners.base import BudgetSpent, Planner, PlannerError
 from agent.planners.naming import class_identifier, module_identifier
@@ -51,17 +53,14 @@ class LLMPlanner(Planner):
             ledger=run_dir / "llm_calls.jsonl",
             budget=Budget(config.max_cost, config.max_tokens),
             cache=ResponseCache(settings.llm_cache_path() if config.cache else None),
+            # What the server supports is remembered even with --no-cache: that flag is about answers.
+            capabilities=CapabilityStore(settings.llm_cache_path()),
         )
         return cls(client)
 
     def _ask(self, paper_id: str, stage: str, system: str, user: str, schema: type[T]) -> T:
-        """The client's answer; its errors become the planner interface's, which the workflow handles."""
-        try:
+        with _planner_errors():
             return self.client.ask(paper_id, stage, system, user, schema)
-        except BudgetExceeded as exc:
-            raise BudgetSpent(str(exc)) from exc
-        except LLMError as exc:
-            raise PlannerError(exc.kind, str(exc)) from exc
 
     # -- triage --------------------------------------------------------------------------------
     def triage(self, paper: Paper, families: dict[str, FamilySpec]) -> Triage:
@@ -78,14 +77,10 @@ class LLMPlanner(Planner):
     def plan(self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None = None) -> Plan:
         if family.id == GENERIC:
             return self._generic_plan(paper, triage, family, feedback)
-        ans = self._ask(
-            paper.paper_id,
-            "plan",
-            prompts.SYSTEM,
-            prompts.plan(paper, family, triage.reason, feedback),
-            PlanAnswer,
-        )
+        ans, prompt_note = self._ask_plan(paper, triage, family, feedback)
         inferred: dict[str, str] = {"method_name": "model"}
+        if prompt_note:
+            inferred["prompt"] = prompt_note
         hyper: dict[str, int | float | bool | str] = {}
         given = {s.name: s for s in ans.hyperparameters}
         for pname, spec in family.parameters.items():
@@ -123,6 +118,31 @@ class LLMPlanner(Planner):
             confidence=ans.confidence,
             planner=self.name,
         )
+
+    def _ask_plan(
+        self, paper: Paper, triage: Triage, family: FamilySpec, feedback: str | None
+    ) -> tuple[PlanAnswer, str | None]:
+        """The plan answer; when the whole template does not fit the model's context, the prompt carries
+        only the code slots and their surroundings, and when even that does not fit, the paper fails clearly."""
+        try:
+            full = prompts.plan(paper, family, triage.reason, feedback)
+            with _planner_errors(passing=PromptTooLong):
+                return self.client.ask(paper.paper_id, "plan", prompts.SYSTEM, full, PlanAnswer), None
+        except PromptTooLong as too_long:
+            compact = prompts.plan(paper, family, triage.reason, feedback, compact=True)
+            try:
+                with _planner_errors(passing=PromptTooLong):
+                    ans = self.client.ask(paper.paper_id, "plan", prompts.SYSTEM, compact, PlanAnswer)
+            except PromptTooLong as still:
+                raise PlannerError(
+                    "context",
+                    f"the plan prompt for family {family.id} does not fit the model's context: {too_long}; "
+                    f"with only the template's code slots and their surroundings it still does not: {still}. "
+                    "Use a model with a larger context (or raise the server's, e.g. llama.cpp --ctx-size), "
+                    "or lower LIT2CODE_LLM_MAX_COMPLETION_TOKENS",
+                ) from still
+            note = f"the template's code slots and their surroundings only: the whole template did not fit ({too_long})"
+            return ans, note
 
     @staticmethod
     def _slots(answers: list[SlotCode], family: FamilySpec) -> dict[str, str]:
@@ -166,8 +186,8 @@ class LLMPlanner(Planner):
         stage = f"repair-{failure.attempt}"
         text = prompts.repair(paper, plan, rendered, failure, generic)
         if generic:
-            ans = self._ask(paper.paper_id, stage, prompts.SYSTEM, text, GenericRepairAnswer)
-            files = {f.path: f.content for f in ans.files}
+            generic_ans = self._ask(paper.paper_id, stage, prompts.SYSTEM, text, GenericRepairAnswer)
+            files = {f.path: f.content for f in generic_ans.files}
             slots = dict(plan.slots)
             for path, content in files.items():
                 if path == f"{plan.module_name}.py":
@@ -175,7 +195,7 @@ class LLMPlanner(Planner):
                 elif path == f"test_{plan.module_name}.py":
                     slots["test_code"] = content
             tests = _test_specs(slots.get("test_code", "")) or plan.tests
-            diagnosis = ans.diagnosis
+            diagnosis = generic_ans.diagnosis
         else:
             ans = self._ask(paper.paper_id, stage, prompts.SYSTEM, text, RepairAnswer)
             family = load_families()[plan.family]
@@ -194,6 +214,19 @@ class LLMPlanner(Planner):
 
     def budget_note(self) -> str | None:
         return self.client.budget.exceeded()
+
+
+@contextmanager
+def _planner_errors(passing: type[Exception] | None = None) -> Iterator[None]:
+    """The client's errors as the planner interface's, which the workflow and the fallback handle."""
+    try:
+        yield
+    except BudgetExceeded as exc:
+        raise BudgetSpent(str(exc)) from exc
+    except LLMError as exc:
+        if passing is not None and isinstance(exc, passing):
+            raise
+        raise PlannerError(exc.kind, str(exc)) from exc
 
 
 def _provenance(paper: Paper, family: FamilySpec) -> dict:

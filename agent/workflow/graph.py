@@ -129,6 +129,8 @@ def _outcome(state: PaperState, status: str, reason: str, **kw: Any) -> Outcome:
         tests=last.tests if last else TestCounts(),
         slug=state["rendered"].slug if state.get("rendered") else None,
         validations=validations,
+        planner=plan.planner if plan else None,
+        fallback_from=plan.fallback_from if plan else (triage.fallback_from if triage else None),
         **kw,
     )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from agent.families import load_families
 from agent.models import RunConfig
 from agent.planners import get_planner
+from agent.planners.fallback import FallbackPlanner
 from agent.registry import PLANNERS
 from agent.repo import GeneratedRepo
 from agent.sandbox import get_sandbox, select_backend
@@ -31,11 +32,15 @@ def build_services(config: RunConfig, env: Settings | None = None) -> Services:
     if config.sandbox == "auto":
         config, _ = resolve(config)
     folder = env.runs_dir / config.run_id
+    planner = get_planner(config, folder, env)
+    if PLANNERS[config.planner].model_code and config.on_bad_answer == "offline":
+        # An unusable answer for a paper: the offline planner's plan for it, recorded as a fallback.
+        planner = FallbackPlanner(planner, get_planner(config.model_copy(update={"planner": "offline"}), folder, env))
     svc = Services(
         config=config,
         run_dir=folder,
         families=load_families(),
-        planner=get_planner(config, folder, env),
+        planner=planner,
         sandbox=get_sandbox(config.sandbox),
         repo=GeneratedRepo(Path(config.repo)),
     )
