@@ -20,6 +20,7 @@ from agent.llm.cache import MIGRATIONS, CapabilityStore, ResponseCache
 from agent.llm.capabilities import Capabilities, classify, extract_json
 from agent.llm.client import LLMClient, LLMError, PromptTooLong
 from agent.models import Paper, Triage
+from agent.planners.base import PlannerError
 from agent.planners.llm import LLMPlanner
 from agent.settings import LLMSettings
 from tests.openai_stub import Behaviour, Reply, ScriptedServer
@@ -212,7 +213,7 @@ def test_a_context_too_small_for_any_plan_prompt_fails_the_paper_clearly(stub: S
     _, compact = sizes()
     stub.behaviour = Behaviour(context=compact // 2, advertise="props")
     client = client_for(stub, tmp_path)
-    with pytest.raises(LLMError) as exc:
+    with pytest.raises(PlannerError) as exc:  # the planner interface's error, which ends that paper
         LLMPlanner(client).plan(*plan_inputs())
     assert exc.value.kind == "context" and stub.calls() == []  # nothing sent that could not fit
     message = str(exc.value)
