@@ -3,7 +3,7 @@
 Each module registers its commands on the one Typer `app`; importing this package assembles them.
 """
 
-from agent.cli import runs, tools  # noqa: F401 - registers their commands
+from agent.cli import github, runs, tools  # noqa: F401 - registers their commands
 from agent.cli.common import app
 from agent.cli.llm import llm_app
 from agent.cli.sandbox import sandbox_app
