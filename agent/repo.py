@@ -179,16 +179,15 @@ class GeneratedRepo:
             kept = [c for c in commits if c != sha]
             self._git(repo, "reset", "-q", "--hard", base)
             for commit in kept:
-                folders = {
-                    "/".join(f.split("/")[:2])
-                    for f in repo.git.diff_tree("--no-commit-id", "--name-only", "-r", commit, "--", "papers").split()
-                    if f.count("/") >= 2
-                }
-                for folder in sorted(folders):
-                    self._git(repo, "checkout", commit, "--", folder)
-                for extra in (REJECTED_FILE,):
-                    if repo.git.ls_tree(commit, "--", extra):
-                        self._git(repo, "checkout", commit, "--", extra)
+                # Replay the commit's own changes; the index it rewrote is made again from the papers.
+                index = str(self.index_file().relative_to(self.path))
+                for path in repo.git.diff_tree("--no-commit-id", "--name-only", "-r", commit).splitlines():
+                    if path == index:
+                        continue
+                    if repo.git.ls_tree(commit, "--", path):
+                        self._git(repo, "checkout", commit, "--", path)
+                    else:
+                        self._git(repo, "rm", "-q", "--ignore-unmatch", "--", path)
                 self._write_index()
                 self._git(repo, "add", "-A")
                 self._git(repo, "commit", "-q", "--allow-empty", "-C", commit)
@@ -255,4 +254,6 @@ class GeneratedRepo:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.index_file().write_text(env.get_template("README.md.j2").render(rows=rows))
+        target = self.index_file()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(env.get_template("README.md.j2").render(rows=rows))

@@ -36,6 +36,7 @@ def _logging() -> None:
     handler.addFilter(RedactingFilter())  # no token or key in any log line, whoever logs it
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per GitHub request is noise
 
 
 def _credentials(env: Settings) -> None:
@@ -112,7 +113,7 @@ def action() -> None:
         return
     queue = JobQueue(env.runs_dir / "jobs.sqlite")
     delivery = f"actions-{os.environ.get('GITHUB_RUN_ID', 'local')}-{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}"
-    job, _ = queue.enqueue(delivery, name, decision.key, decision.repo, decision.kind, decision.payload)
+    job, _ = queue.enqueue(delivery, name, decision.key, decision.repo, decision.kind, decision.payload, decision.lane)
     claimed = queue.claim()
     if claimed is None or claimed.id != job.id:
         finished = queue.get(job.id)

@@ -72,6 +72,7 @@ class Accepted(BaseModel):
     key: str  # the logical event: a second delivery of it is the same job
     repo: str
     payload: dict[str, Any]
+    lane: Literal["run", "quick"] = "run"  # quick: status and cancel, which never wait behind a run
 
 
 class Ignored(BaseModel):
@@ -131,10 +132,12 @@ def _comment(ev: CommentEvent) -> Accepted | Ignored:
     if line is None:
         return Ignored(reason="a comment without a /lit2code command")
     repo = ev.repository.full_name
+    verb = line.split()[1] if len(line.split()) > 1 else ""
     return Accepted(
         kind="command",
         key=f"comment:{repo}:{ev.comment.id}",
         repo=repo,
+        lane="quick" if verb in ("status", "cancel") else "run",
         payload={
             "repo": repo,
             "number": ev.issue.number,

@@ -84,7 +84,9 @@ def create_app(
             queue.note_delivery(delivery, event)
             log.info("delivery %s (%s) ignored: %s", delivery, event, decision.reason)
             return JSONResponse({"ignored": decision.reason, "delivery": delivery}, status_code=200)
-        job, created = queue.enqueue(delivery, event, decision.key, decision.repo, decision.kind, decision.payload)
+        job, created = queue.enqueue(
+            delivery, event, decision.key, decision.repo, decision.kind, decision.payload, decision.lane
+        )
         log.info("delivery %s (%s): job %s%s", delivery, event, job.id, "" if created else " (already queued)")
         if created:
             threading.Thread(target=on_queued, args=(job,), daemon=True, name=f"lit2code-queued-{job.id}").start()

@@ -269,9 +269,8 @@ def _run_on_branch(
     """Check out the branch, (optionally drop a paper), run lit2code on it, push, and report back."""
     default_branch, clone_url = ctx.gh.repo_info(target)
     base = state.get("base") or default_branch
-    token = ctx.gh.git_token(target)
     clone = work / "repo"
-    gitops.checkout(clone_url, token, clone, branch, base)
+    gitops.checkout(clone_url, ctx.gh.git_token(target), clone, branch, base)
     repo = GeneratedRepo(clone)
     repo.adopt()
     rewrite = False
@@ -300,7 +299,8 @@ def _run_on_branch(
         where,
     )
     if gitops.has_news(clone, branch, base):
-        gitops.push(clone, token, branch, rewrite=rewrite)
+        # A token of its own: an installation token lives an hour, and a run can take longer.
+        gitops.push(clone, ctx.gh.git_token(target), branch, rewrite=rewrite)
     rows = dict(branch_state.get("rows", {}))
     for paper in report.papers:
         rows[paper.paper_id] = publish.row_of(paper.model_dump(mode="json"), report.planner)

@@ -65,6 +65,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # `status` and `cancel` must not wait behind the run they are about: a lane of their own.
+        "003_job_lanes",
+        "ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT 'run';",
+    ),
 ]
 
 
@@ -79,6 +84,7 @@ class Job(BaseModel):
     kind: str
     payload: dict[str, Any]
     status: JobStatus
+    lane: Literal["run", "quick"] = "run"
     attempts: int = 0
     cancel_requested: bool = False
     created_at: str
@@ -127,7 +133,14 @@ class JobQueue:
 
     # -- in --------------------------------------------------------------------------------------
     def enqueue(
-        self, delivery_id: str, event: str, key: str, repo: str, kind: str, payload: dict[str, Any]
+        self,
+        delivery_id: str,
+        event: str,
+        key: str,
+        repo: str,
+        kind: str,
+        payload: dict[str, Any],
+        lane: str = "run",
     ) -> tuple[Job, bool]:
         """The job for this delivery: (job, True) when new; (the existing job, False) for a redelivery or
         a delivery of the same logical event."""
@@ -142,8 +155,8 @@ class JobQueue:
                 created = row is None
                 if created:
                     cur = db.execute(
-                        "INSERT INTO jobs (key, repo, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                        (key, repo, kind, json.dumps(payload), _now()),
+                        "INSERT INTO jobs (key, repo, kind, payload, created_at, lane) VALUES (?, ?, ?, ?, ?, ?)",
+                        (key, repo, kind, json.dumps(payload), _now(), lane),
                     )
                     job_id = cur.lastrowid
                 else:
@@ -170,15 +183,18 @@ class JobQueue:
 
     # -- out -------------------------------------------------------------------------------------
     def claim(self) -> Job | None:
-        """The oldest queued job of a repository with no running job, now running; None when none."""
+        """The oldest queued job, now running: a quick one (status, cancel) at once, a run only while its
+        repository has no other run going; None when there is none."""
         with self._lock, self._db() as db:
             row = db.execute(
                 """
                 UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1
                 WHERE id = (
-                    SELECT id FROM jobs WHERE status = 'queued'
-                    AND repo NOT IN (SELECT repo FROM jobs WHERE status = 'running')
-                    ORDER BY id LIMIT 1
+                    SELECT id FROM jobs WHERE status = 'queued' AND (
+                        lane = 'quick'
+                        OR repo NOT IN (SELECT repo FROM jobs WHERE status = 'running' AND lane = 'run')
+                    )
+                    ORDER BY lane = 'run', id LIMIT 1
                 )
                 RETURNING *
                 """,
