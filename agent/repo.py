@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from agent.settings import templates_dir
 AUTHOR = "lit2code"
 EMAIL = "lit2code@users.noreply.github.com"
 TRAILER_PAPER = "Lit2code-Paper"
+TRAILER_REVIEWED = "Lit2code-Reviewed-by"
 
 
 class RepoError(RuntimeError):
@@ -31,11 +32,13 @@ class RepoError(RuntimeError):
 def validation_note(plan: Plan, run_id: str, v: Validation) -> str:
     """The README's record of the validation that admitted this module."""
     t = v.tests
+    edited = f"\nReviewer {plan.edited_by} edited this plan or its code; the record is of the edited code.\n"
     return (
         "## Validation record\n\n"
         f"lit2code run `{run_id}` ran `test_{plan.module_name}.py` in the `{v.backend}` sandbox on {v.device}: "
         f"{t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped "
         f"({v.duration_s:.1f}s, attempt {v.attempt}). Skipped tests are the CUDA variants when no GPU was present.\n"
+        + (edited if plan.edited_by else "")
     )
 
 
@@ -128,8 +131,16 @@ class GeneratedRepo:
         return next((plan for _, plan in self.plans() if plan.paper_id == paper_id), None)
 
     # -- writing -------------------------------------------------------------------------------
-    def commit_paper(self, rendered: RenderedModule, plan: Plan, run_id: str, validation: Validation) -> str:
-        """Commit one paper's package; returns the sha (an existing one if already committed)."""
+    def commit_paper(
+        self,
+        rendered: RenderedModule,
+        plan: Plan,
+        run_id: str,
+        validation: Validation,
+        reviewed_by: Sequence[str] = (),
+    ) -> str:
+        """Commit one paper's package; returns the sha (an existing one if already committed).
+        `reviewed_by`: one `Lit2code-Reviewed-by:` trailer each (who reviewed it, and what they decided)."""
         with self._locked() as repo:
             existing = self.committed(refresh=True).get(plan.paper_id)
             if existing:
@@ -149,7 +160,7 @@ class GeneratedRepo:
                 f"{TRAILER_PAPER}: {plan.paper_id}\n"
                 f"Lit2code-Run: {run_id}\n"
                 f"Lit2code-Validation: {t.passed} passed ({validation.backend}, {validation.device}, "
-                f"{validation.duration_s:.1f}s)\n"
+                f"{validation.duration_s:.1f}s)\n" + "".join(f"{TRAILER_REVIEWED}: {who}\n" for who in reviewed_by)
             )
             self._git(repo, "commit", "-q", "-m", message)
             sha = repo.head.commit.hexsha

@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.models import LLMUsage, Outcome, Paper, Report, RunConfig, Totals
+from agent.models import LLMUsage, Outcome, Paper, Report, ReviewDecision, RunConfig, Totals
 
 _TOTAL_KEY = {
     "committed": "committed",
@@ -29,8 +29,10 @@ def build_report(
     started_at: str,
     finished: bool,
     budget: str | None = None,
+    reviews: dict[str, list[ReviewDecision]] | None = None,
 ) -> Report:
-    """One row per paper in digest order; papers without an outcome yet are `pending_review`."""
+    """One row per paper in digest order; papers without an outcome yet are `pending_review` (with the
+    review decisions made on them so far, from `reviews`)."""
     by_id: dict[str, Outcome] = {}
     for o in outcomes:
         by_id[o.paper_id] = o  # a re-run handler may repeat a paper: the last word wins
@@ -39,7 +41,11 @@ def build_report(
     usage = LLMUsage()
     for p in papers:
         o = by_id.get(p.paper_id) or Outcome(
-            paper_id=p.paper_id, title=p.title, status="pending_review", reason="waiting for a review or resume"
+            paper_id=p.paper_id,
+            title=p.title,
+            status="pending_review",
+            reason="waiting for a review or resume",
+            reviews=(reviews or {}).get(p.paper_id, []),
         )
         setattr(totals, _TOTAL_KEY[o.status], getattr(totals, _TOTAL_KEY[o.status]) + 1)
         usage = usage + o.llm
@@ -104,6 +110,15 @@ def render_markdown(r: Report) -> str:
             f"| {title} (`{p.paper_id}`) | {p.status} | {p.family or ''} | "
             f"{tests if p.attempts else ''} | {(p.commit or '')[:10]} | {_llm_cell(p)} | {reason} |"
         )
+    reviewed = [p for p in r.papers if p.reviews]
+    if reviewed:
+        lines += ["", "## Review decisions", ""]
+        for p in reviewed:
+            lines.append(f"- {p.title} (`{p.paper_id}`):")
+            for d in p.reviews:
+                said = f": {d.reason}" if d.reason else ""
+                came = f" -> {d.note}" if d.note else ""
+                lines.append(f"  - {d.stage} {d.action} by {d.reviewer} at {d.at}{said}{came}")
     return "\n".join(lines) + "\n"
 
 

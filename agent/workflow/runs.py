@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from agent import report as reports
-from agent.models import Outcome, Paper, ReviewRequest, RunConfig
+from agent.models import Outcome, Paper, ReviewDecision, ReviewRequest, RunConfig
 from agent.settings import settings
 from agent.workflow.checkpoint import open_checkpointer
 from agent.workflow.graph import Services, build_graph
@@ -134,14 +134,20 @@ async def _execute(
             ):
                 if mode == "custom" and on_event and isinstance(chunk, dict):
                     on_event(chunk)
-        state = await app.aget_state(cfg)
+        state = await app.aget_state(cfg, subgraphs=True)
     values = state.values
     papers_seen = values.get("papers", [])
     outcomes = values.get("outcomes", [])
     pending = [ReviewRequest.model_validate(i.value) for i in state.interrupts]
     finished = not state.next
     rep = reports.build_report(
-        config, papers_seen, outcomes, begun, finished=finished, budget=svc.planner.budget_note()
+        config,
+        papers_seen,
+        outcomes,
+        begun,
+        finished=finished,
+        budget=svc.planner.budget_note(),
+        reviews=_reviews_so_far(state),
     )
     reports.write_report(d, rep)
     ids = {i.id: ReviewRequest.model_validate(i.value) for i in state.interrupts}
@@ -149,6 +155,26 @@ async def _execute(
         json.dumps({k: v.model_dump(mode="json") for k, v in ids.items()}, indent=2) + "\n"
     )
     return rep, pending
+
+
+def _reviews_so_far(state: StateSnapshot) -> dict[str, list[ReviewDecision]]:
+    """paper id -> the review decisions of papers still on their way (their subgraph's state)."""
+    found: dict[str, list[ReviewDecision]] = {}
+    for task in state.tasks:
+        sub = task.state
+        if isinstance(sub, StateSnapshot) and sub.values.get("reviews") and "paper" in sub.values:
+            found[sub.values["paper"].paper_id] = list(sub.values["reviews"])
+    return found
+
+
+async def unfinished_papers(config: RunConfig) -> int:
+    """Papers with work left that no review holds: what a killed process left running (resume them)."""
+    if not (run_dir(config.run_id) / "checkpoints.sqlite").exists():
+        return 0
+    async with open_checkpointer(run_dir(config.run_id)) as saver:
+        app = build_graph().compile(checkpointer=saver)
+        state = await app.aget_state({"configurable": {"thread_id": config.run_id}})
+    return sum(1 for t in state.tasks if t.name == "paper" and not t.interrupts and t.result is None and not t.error)
 
 
 async def pending_interrupts(config: RunConfig) -> dict[str, ReviewRequest]:
