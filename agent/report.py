@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.models import LLMUsage, Outcome, Paper, Report, ReviewDecision, RunConfig, Totals
+from agent.models import LLMUsage, Outcome, Paper, Report, RunConfig, Totals
 
 _TOTAL_KEY = {
     "committed": "committed",
@@ -29,10 +29,10 @@ def build_report(
     started_at: str,
     finished: bool,
     budget: str | None = None,
-    reviews: dict[str, list[ReviewDecision]] | None = None,
+    in_progress: dict[str, Outcome] | None = None,
 ) -> Report:
-    """One row per paper in digest order; papers without an outcome yet are `pending_review` (with the
-    review decisions made on them so far, from `reviews`)."""
+    """One row per paper in digest order; papers without an outcome yet are `pending_review` (their row
+    from `in_progress` when given: validations and review decisions so far)."""
     by_id: dict[str, Outcome] = {}
     for o in outcomes:
         by_id[o.paper_id] = o  # a re-run handler may repeat a paper: the last word wins
@@ -40,12 +40,12 @@ def build_report(
     totals = Totals(papers=len(papers))
     usage = LLMUsage()
     for p in papers:
-        o = by_id.get(p.paper_id) or Outcome(
-            paper_id=p.paper_id,
-            title=p.title,
-            status="pending_review",
-            reason="waiting for a review or resume",
-            reviews=(reviews or {}).get(p.paper_id, []),
+        o = (
+            by_id.get(p.paper_id)
+            or (in_progress or {}).get(p.paper_id)
+            or Outcome(
+                paper_id=p.paper_id, title=p.title, status="pending_review", reason="waiting for a review or resume"
+            )
         )
         setattr(totals, _TOTAL_KEY[o.status], getattr(totals, _TOTAL_KEY[o.status]) + 1)
         usage = usage + o.llm

@@ -50,7 +50,7 @@ from agent.models import (
 )
 from agent.planners import feedback as reviewer_feedback
 from agent.planners.base import BudgetSpent, Planner, PlannerError
-from agent.render import RenderError, render
+from agent.render import RenderError, plan_json, render
 from agent.repo import GeneratedRepo
 from agent.sandbox.base import Sandbox
 from agent.validate import is_template_code, run_tests, static_check, static_failure, summary_line
@@ -377,14 +377,15 @@ async def review_result_node(state: PaperState, runtime: Runtime[Services]) -> d
         return {**update, "reviews": [decision], "review_next": "render"}
     if answer.action == "edit":  # reviews.check_answer makes sure it carries files
         rendered = state["rendered"]
-        edited = rendered.model_copy(update={"files": {**rendered.files, **answer.files}})
+        plan = state["plan"].model_copy(update={"edited_by": answer.reviewer or "reviewer"})
+        files = {**rendered.files, **answer.files, "plan.json": plan_json(plan)}
+        edited = rendered.model_copy(update={"files": files})
         _write_artifacts(svc, paper, edited)  # idempotent: the same files on a re-run
-        who = answer.reviewer or "reviewer"
         note = f"edited {', '.join(sorted(answer.files))}; validated again before any commit"
         return {
             "rendered": edited,
             "previous": rendered,
-            "plan": state["plan"].model_copy(update={"edited_by": who}),
+            "plan": plan,
             "reviews": [_decision("result", answer, last.attempt, note)],
             "review_next": "validate",
         }

@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StateSnapshot
 
 from agent import report as reports
-from agent.models import Outcome, Paper, ReviewDecision, ReviewRequest, RunConfig
+from agent.models import Outcome, Paper, ReviewRequest, RunConfig, TestCounts
 from agent.settings import settings
 from agent.workflow.checkpoint import open_checkpointer
 from agent.workflow.graph import Services, build_graph
@@ -147,7 +147,7 @@ async def _execute(
         begun,
         finished=finished,
         budget=svc.planner.budget_note(),
-        reviews=_reviews_so_far(state),
+        in_progress=_in_progress(state),
     )
     reports.write_report(d, rep)
     ids = {i.id: ReviewRequest.model_validate(i.value) for i in state.interrupts}
@@ -157,13 +157,27 @@ async def _execute(
     return rep, pending
 
 
-def _reviews_so_far(state: StateSnapshot) -> dict[str, list[ReviewDecision]]:
-    """paper id -> the review decisions of papers still on their way (their subgraph's state)."""
-    found: dict[str, list[ReviewDecision]] = {}
+def _in_progress(state: StateSnapshot) -> dict[str, Outcome]:
+    """paper id -> the report row of a paper still on its way (its subgraph's state): its validations
+    and review decisions so far."""
+    found: dict[str, Outcome] = {}
     for task in state.tasks:
         sub = task.state
-        if isinstance(sub, StateSnapshot) and sub.values.get("reviews") and "paper" in sub.values:
-            found[sub.values["paper"].paper_id] = list(sub.values["reviews"])
+        if not isinstance(sub, StateSnapshot) or "paper" not in sub.values or "outcome" in sub.values:
+            continue
+        v, paper, plan = sub.values, sub.values["paper"], sub.values.get("plan")
+        validations = list(v.get("validations", []))
+        found[paper.paper_id] = Outcome(
+            paper_id=paper.paper_id,
+            title=paper.title,
+            status="pending_review",
+            reason="waiting for a review or resume",
+            family=plan.family if plan else None,
+            attempts=len(validations),
+            tests=validations[-1].tests if validations else TestCounts(),
+            validations=validations,
+            reviews=list(v.get("reviews", [])),
+        )
     return found
 
 
