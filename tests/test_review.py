@@ -435,7 +435,13 @@ def test_scripting_flags_no_tty_and_refused_answers(tmp_path: Path, runtime_pyth
     refused(f"{quant}=approve", why=f"no pending review for {quant}")  # answered already
     refused(f"{moe}@plan=approve", why="its plan review is not pending (its result review is)")
 
-    out = cli.run("review", "s1", "--approve-all")
+    # feedback at a result review: re-planned, rendered, validated again, and back at a result review
+    cli.run("review", "s1", "--answer", f"{moe}@result=feedback:expert_rank=2")
+    again = {r["paper_id"]: r for r in _listed(cli, "s1")}[moe]
+    assert again["stage"] == "result" and again["validation"]["attempt"] == 2 and again["validation"]["ok"]
+    assert again["review_notes"] == ["applied: expert_rank=2"] and again["interrupt_id"] != now[moe]["interrupt_id"]
+
+    cli.run("review", "s1", "--approve-all")
     assert _listed(cli, "s1") == []
     rep = cli.report("s1")
     assert rep["totals"]["committed"] == 3 and rep["totals"]["rejected"] == 1 and rep["totals"]["pending"] == 0
@@ -449,16 +455,22 @@ def test_scripting_flags_no_tty_and_refused_answers(tmp_path: Path, runtime_pyth
         "not novel",
     )
     assert decided["at"].startswith("20")
-    assert [(d["stage"], d["action"]) for d in rows[moe]["reviews"]] == [("plan", "approve"), ("result", "approve")]
+    assert [(d["stage"], d["action"]) for d in rows[moe]["reviews"]] == [
+        ("plan", "approve"),
+        ("result", "feedback"),
+        ("result", "approve"),
+    ]
+    assert rows[moe]["attempts"] == 2
     commits = _commits(repo)
     assert len(commits) == 4
     trailers = sorted(line for c in commits for line in c.splitlines() if line.startswith("Lit2code-Reviewed-by:"))
     assert trailers == [
         "Lit2code-Reviewed-by: Rita Reviewer (plan approve, result approve)",
-        "Lit2code-Reviewed-by: Rita Reviewer (plan approve, result approve)",
+        "Lit2code-Reviewed-by: Rita Reviewer (plan approve, result feedback, result approve)",
         "Lit2code-Reviewed-by: Rita Reviewer (plan feedback, plan approve, result approve)",
     ]
-    assert json.loads(next(repo.glob("papers/*/plan.json")).read_text())  # committed packages are there
+    committed = [json.loads(p.read_text()) for p in repo.glob("papers/*/plan.json")]
+    assert next(p for p in committed if p["paper_id"] == moe)["hyperparameters"]["expert_rank"] == 2
     out = cli.run("review", "s1")
     assert "no pending reviews" in out.stderr
 

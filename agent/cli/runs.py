@@ -237,7 +237,8 @@ def review(
         ),
     ] = None,
     approve_all: Annotated[
-        bool, typer.Option(help="approve every pending plan and passing result, again until none is left")
+        bool,
+        typer.Option("--approve-all", help="approve every pending plan and passing result, again until none is left"),
     ] = False,
 ) -> None:
     """Review the pending plans and results of an --interactive run (a terminal app), then continue it."""
