@@ -596,3 +596,35 @@ def test_kill_during_a_review_then_resume_repeats_no_validation_or_commit(tmux: 
         ("plan", "approve", "Tess Terminal"),
         ("result", "approve", "Tess Terminal"),
     ]
+
+
+# ---- feedback with a model ------------------------------------------------------------------------
+async def test_llm_planner_replans_with_the_feedback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime_python: str
+) -> None:
+    from tests.openai_stub import ScriptedServer
+
+    with ScriptedServer(exchanges=None) as stub:
+        monkeypatch.setenv("LIT2CODE_RUNS_DIR", str(tmp_path / "runs"))
+        monkeypatch.setenv("LIT2CODE_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        digest = tmp_path / "one.jsonl"
+        digest.write_text(MINI.read_text().splitlines()[1] + "\n")  # the SoRA paper
+        cfg = RunConfig(
+            run_id="llm", inputs=[str(digest)], repo=str(tmp_path / "repo"), planner="llm", model="gpt-4o-mini",
+            sandbox="process", concurrency=1, interactive=True,
+        )  # fmt: skip
+        runs.save_config(cfg)
+        await runs.execute(cfg)
+        [item] = await reviews.pending(cfg)
+        plans_before = [r for r in stub.requests if r.kind == "PlanAnswer"]
+        wish = "keep the rank at 4 and gate every rank"
+        await reviews.answer(cfg, {item.paper_id: ReviewAnswer(action="feedback", feedback=wish)}, who=REVIEWER)
+        asked = [r for r in stub.requests if r.kind == "PlanAnswer"][len(plans_before) :]
+        assert len(asked) == 1 and json.dumps(wish) in asked[0].text  # the model is asked again, with the words
+        [again] = await reviews.pending(cfg)
+        assert again.stage == "plan" and again.interrupt_id != item.interrupt_id
+        report = json.loads((runs.run_dir("llm") / "report.json").read_text())
+        [decision] = report["papers"][0]["reviews"]
+        assert (decision["action"], decision["reason"], decision["reviewer"]) == ("feedback", wish, REVIEWER)
