@@ -83,6 +83,9 @@ class Plan(BaseModel):
         default=None,
         description="'llm: <reason>' when `planner` made this plan because the model's answer was unusable",
     )
+    review_notes: list[str] = Field(
+        default_factory=list, description="what the planner applied of a reviewer's feedback, and what it could not"
+    )
 
 
 class RenderedModule(BaseModel):
@@ -161,6 +164,19 @@ class LLMUsage(BaseModel):
         )
 
 
+class ReviewDecision(BaseModel):
+    """One answer to one review, as the paper's record keeps it (report.json, the commit's trailer)."""
+
+    stage: Literal["plan", "result"]
+    action: Literal["approve", "reject", "edit", "feedback"]
+    reviewer: str = Field(default="unknown", description="git user.name of the reviewer, else $USER")
+    at: str = Field(default="", description="when it was answered (ISO 8601, UTC)")
+    reason: str | None = Field(default=None, description="the reason of a reject, the text of a feedback")
+    note: str | None = Field(default=None, description="what came of it: what the planner applied, what was edited")
+    files: list[str] = Field(default_factory=list, description="the files a result edit changed")
+    attempt: int = Field(default=0, description="the validation attempt a result review answered")
+
+
 class Outcome(BaseModel):
     """The end of one paper's way through the pipeline; one report row."""
 
@@ -181,6 +197,7 @@ class Outcome(BaseModel):
     fallback_from: str | None = Field(
         default=None, description="'llm: <reason>' when the offline planner stood in for an unusable model answer"
     )
+    reviews: list[ReviewDecision] = Field(default_factory=list, description="the reviewers' decisions, in order")
 
 
 class ReviewRequest(BaseModel):
@@ -191,14 +208,26 @@ class ReviewRequest(BaseModel):
     title: str
     plan: Plan
     validation: Validation | None = None
+    abstract: str = ""
+    url: str | None = None
+    reason: str = Field(default="", description="the triage's reason for the family")
+    rendered: RenderedModule | None = Field(default=None, description="the validated files, at a result review")
+    previous: RenderedModule | None = Field(default=None, description="the previous attempt's files, for a diff")
 
 
 class ReviewAnswer(BaseModel):
     """What a reviewer answers to a ReviewRequest."""
 
     action: Literal["approve", "reject", "edit", "feedback"]
-    plan: Plan | None = Field(default=None, description="the edited plan, with action 'edit'")
-    feedback: str | None = None
+    plan: Plan | None = Field(default=None, description="the edited plan, with action 'edit' at a plan review")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="edited files (name -> content), with action 'edit' at a result review"
+    )
+    feedback: str | None = Field(default=None, description="the feedback text, or the reason of a reject")
+    stage: Literal["plan", "result"] | None = Field(default=None, description="the review it answers")
+    interrupt_id: str | None = Field(default=None, description="the pending item the reviewer saw")
+    reviewer: str | None = None
+    at: str | None = None
 
 
 def _cpu_count() -> int:

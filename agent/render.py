@@ -92,5 +92,10 @@ def render(plan: Plan, paper: Paper, family: FamilySpec) -> RenderedModule:
         f'"""{plan.method_name}: {paper.title}"""\n\nfrom .{mod} import {plan.class_name}\n\n'
         f'__all__ = ["{plan.class_name}"]\n'
     )
-    files["plan.json"] = json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    files["plan.json"] = plan_json(plan)
     return RenderedModule(slug=ctx["slug"], files=files)
+
+
+def plan_json(plan: Plan) -> str:
+    """The package's plan.json: the plan that produced (or, edited by a reviewer, accompanies) its code."""
+    return json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -29,8 +29,10 @@ def build_report(
     started_at: str,
     finished: bool,
     budget: str | None = None,
+    in_progress: dict[str, Outcome] | None = None,
 ) -> Report:
-    """One row per paper in digest order; papers without an outcome yet are `pending_review`."""
+    """One row per paper in digest order; papers without an outcome yet are `pending_review` (their row
+    from `in_progress` when given: validations and review decisions so far)."""
     by_id: dict[str, Outcome] = {}
     for o in outcomes:
         by_id[o.paper_id] = o  # a re-run handler may repeat a paper: the last word wins
@@ -38,8 +40,12 @@ def build_report(
     totals = Totals(papers=len(papers))
     usage = LLMUsage()
     for p in papers:
-        o = by_id.get(p.paper_id) or Outcome(
-            paper_id=p.paper_id, title=p.title, status="pending_review", reason="waiting for a review or resume"
+        o = (
+            by_id.get(p.paper_id)
+            or (in_progress or {}).get(p.paper_id)
+            or Outcome(
+                paper_id=p.paper_id, title=p.title, status="pending_review", reason="waiting for a review or resume"
+            )
         )
         setattr(totals, _TOTAL_KEY[o.status], getattr(totals, _TOTAL_KEY[o.status]) + 1)
         usage = usage + o.llm
@@ -113,6 +119,15 @@ def render_markdown(r: Report) -> str:
             f"| {title} (`{p.paper_id}`) | {p.status} | {p.family or ''} | "
             f"{tests if p.attempts else ''} | {(p.commit or '')[:10]} | {_llm_cell(p)} | {reason} |"
         )
+    reviewed = [p for p in r.papers if p.reviews]
+    if reviewed:
+        lines += ["", "## Review decisions", ""]
+        for p in reviewed:
+            lines.append(f"- {p.title} (`{p.paper_id}`):")
+            for d in p.reviews:
+                said = f": {d.reason}" if d.reason else ""
+                came = f" -> {d.note}" if d.note else ""
+                lines.append(f"  - {d.stage} {d.action} by {d.reviewer} at {d.at}{said}{came}")
     return "\n".join(lines) + "\n"
 
 

@@ -49,8 +49,9 @@ def _finish(rep: Report, pending: list[ReviewRequest], as_json: bool, run_id: st
         err.print(f"{len(pending)} review(s) pending: answer them with `lit2code review {run_id}`")
 
 
-def _drive(config: RunConfig, as_json: bool, answers: dict[str, ReviewAnswer] | None = None) -> None:
-    """Run (or continue, or answer reviews of) a run with a progress bar; errors exit with one line."""
+def _drive(config: RunConfig, as_json: bool, answers: dict[str, ReviewAnswer] | None = None) -> list[ReviewRequest]:
+    """Run (or continue, or answer reviews of) a run with a progress bar; errors exit with one line.
+    Returns the reviews pending now."""
     console = Console(stderr=True)
     try:
         with RunProgress(console, enabled=not as_json and console.is_terminal) as prog:
@@ -63,6 +64,26 @@ def _drive(config: RunConfig, as_json: bool, answers: dict[str, ReviewAnswer] | 
     except SandboxError as exc:
         raise fail(f"sandbox: {exc}", code=1) from exc
     _finish(rep, pending, as_json, config.run_id)
+    return pending
+
+
+def _tty() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _review_app(config: RunConfig) -> None:
+    """The review app in this terminal; then what it did, and what is left."""
+    from agent.review_app.app import run_app  # Textual loads only for the app
+
+    summary = run_app(config)
+    done = ", ".join(f"{pid} {action}" for pid, action in summary.answered.items())
+    err.print(f"answered {len(summary.answered)} review(s){f' ({done})' if done else ''}")
+    for problem in summary.errors:
+        err.print(f"[red]refused:[/] {problem}", highlight=False)
+    if summary.report is not None:
+        _finish(summary.report, [], False, config.run_id)
+    if summary.pending:
+        err.print(f"{summary.pending} review(s) still pending: `lit2code review {config.run_id}` shows them again")
 
 
 def _check_llm(model: str | None) -> str:
@@ -170,7 +191,8 @@ def run(
             f"run [bold]{config.run_id}[/]: {len(papers)} papers from {len(inputs)} input(s) -> {config.repo} "
             f"(planner {config.planner}{f' {config.model}' if config.model else ''}, sandbox {config.sandbox})"
         )
-    _drive(config, as_json)
+    if _drive(config, as_json) and not as_json and _tty():
+        _review_app(config)  # the run paused for reviews: review them now
 
 
 def _load(run_id: str) -> RunConfig:
@@ -186,54 +208,82 @@ def resume(
     as_json: Annotated[bool, typer.Option("--json", help="print report.json to stdout")] = False,
 ) -> None:
     """Continue an interrupted run from its checkpoints."""
-    _drive(_load(run_id), as_json)
+    config = _load(run_id)
+    if _drive(config, as_json) and not as_json and _tty():
+        _review_app(config)
 
 
-def _prompt(item: reviews.PendingReview) -> ReviewAnswer | None:
-    """Ask about one pending review at the terminal; None means quit (it and the rest stay pending)."""
-    req = item.request
-    err.rule(f"{req.kind} review: {req.title} ({req.paper_id})")
-    err.print_json(
-        req.plan.model_dump_json(
-            include={"family", "method_name", "class_name", "hyperparameters", "options", "not_implemented", "slots"}
-        )
-    )
-    if req.validation:
-        err.print(f"validation: ok={req.validation.ok} {req.validation.tests.passed} passed")
-    choice = typer.prompt("approve / reject / feedback / quit", default="approve")
-    if choice.startswith("q"):
-        return None
-    if choice.startswith("r"):
-        return ReviewAnswer(action="reject", feedback="rejected by reviewer")
-    if choice.startswith("f"):
-        return ReviewAnswer(action="feedback", feedback=typer.prompt("feedback"))
-    return ReviewAnswer(action="approve")
+NO_TTY = (
+    "review needs a terminal for the review app; without one, pass --list [--json] to see the pending reviews, "
+    "--answer PAPER_ID=approve|reject[:REASON] (repeatable) or --approve-all"
+)
+
+
+def _print_list(items: list[reviews.PendingReview], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(reviews.listing(items), indent=2))
+        return
+    table = Table("paper", "stage", "family", "method", "tests", "title")
+    for row in reviews.listing(items):
+        v = row["validation"]
+        tests = "" if v is None else f"{v['passed']} passed, {v['failed'] + v['errors']} failed"
+        table.add_row(row["paper_id"], row["stage"], row["family"], row["method_name"], tests, row["title"][:60])
+    Console().print(table)
 
 
 @app.command()
 def review(
     run_id: str,
-    approve_all: Annotated[bool, typer.Option(help="approve every pending review without asking")] = False,
+    list_items: Annotated[bool, typer.Option("--list", help="print the pending reviews and stop")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --list: print them as JSON")] = False,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--answer",
+            metavar="PAPER_ID=ACTION",
+            help="answer without the app: PAPER_ID=approve, PAPER_ID=reject[:REASON] or PAPER_ID=feedback:TEXT; "
+            "PAPER_ID@plan=... or @result=... answers only that stage (repeatable)",
+        ),
+    ] = None,
+    approve_all: Annotated[
+        bool,
+        typer.Option("--approve-all", help="approve every pending plan and passing result, again until none is left"),
+    ] = False,
 ) -> None:
-    """Answer the pending reviews of an --interactive run, then continue it."""
+    """Review the pending plans and results of an --interactive run (a terminal app), then continue it."""
     config = _load(run_id)
-    while True:
-        items = asyncio.run(reviews.pending(config))
-        if not items:
-            err.print(f"run {run_id} has no pending reviews")
-            return
-        if not approve_all and not sys.stdin.isatty():
-            raise fail("review needs a terminal; pass --approve-all to approve everything")
+    items = asyncio.run(reviews.pending(config))
+    if list_items:
+        _print_list(items, as_json)
+        return
+    if answer:
         answers: dict[str, ReviewAnswer] = {}
-        for item in items:
-            ans = ReviewAnswer(action="approve") if approve_all else _prompt(item)
-            if ans is None:
-                break
-            answers[item.paper_id] = ans
-        if not answers:
-            err.print("nothing answered; the run stays paused")
-            return
+        for text in answer:
+            try:
+                pid, ans = reviews.parse_answer(text)
+            except reviews.ReviewError as exc:
+                raise fail(str(exc)) from exc
+            if pid in answers:
+                raise fail(f"--answer: {pid} is answered twice")
+            answers[pid] = ans
         _drive(config, False, answers=answers)
+        return
+    if approve_all:
+        while True:
+            approvals = reviews.approve_all(items)
+            if not approvals:
+                break
+            _drive(config, False, answers=approvals)
+            items = asyncio.run(reviews.pending(config))
+        if items:
+            err.print(f"{len(items)} failing result(s) left for a reviewer: `lit2code review {run_id}`")
+        return
+    if not items:
+        err.print(f"run {run_id} has no pending reviews")
+        return
+    if not _tty():
+        raise fail(NO_TTY)
+    _review_app(config)
 
 
 @app.command()

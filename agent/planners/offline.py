@@ -15,6 +15,7 @@ from pathlib import Path
 from agent.families import FamilySpec
 from agent.models import Paper, Plan, RunConfig, TestSpec, Triage
 from agent.planners import contribution
+from agent.planners import feedback as reviewer_feedback
 from agent.planners.base import Planner
 from agent.planners.naming import class_identifier, module_identifier, paper_method_name
 from agent.settings import Settings
@@ -232,9 +233,7 @@ class OfflinePlanner(Planner):
         inferred["options"] = "abstract: " + "; ".join(why) if why else "no option cue in the abstract: family default"
         summary = _summary(paper.abstract)
         not_impl = list(family.not_implemented)
-        if feedback:
-            not_impl.append(f"reviewer feedback not applied by the offline planner: {feedback}")
-        return Plan(
+        plan = Plan(
             paper_id=paper.paper_id,
             paper_title=paper.title,
             paper_url=paper.url,
@@ -253,6 +252,8 @@ class OfflinePlanner(Planner):
             confidence=triage.confidence,
             planner=self.name,
         )
+        # A reviewer's feedback: its structured clauses applied, the rest named in review_notes.
+        return reviewer_feedback.apply(plan, family, feedback) if feedback else plan
 
 
 def _summary(abstract: str, limit: int = 400) -> str:

@@ -4,6 +4,11 @@ Outer:  parse -> Send(paper) x N -> report
 Paper:  triage -> plan -> review_plan -> render -> validate -> (repair -> render -> validate)*
         -> review_result -> commit -> finish
 
+Reviews (interactive runs only) route on: feedback on a plan re-plans and asks again; an edited plan
+goes to render; at a result review, feedback re-plans (-> render), edited files go to validate and
+come back to review_result with the new validation (also when it fails: a reviewer's code is never
+handed to repair nor failed without the reviewer seeing why).
+
 Nodes re-run from their start on resume, so every side effect is idempotent: validation runs in a
 fresh sandbox, and a commit is looked up by its trailer before it is made.
 """
@@ -27,6 +32,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy, Send, interrupt
 
 from agent import digest
+from agent import report as reports
 from agent.families import FamilySpec
 from agent.models import (
     LLMUsage,
@@ -35,14 +41,16 @@ from agent.models import (
     Plan,
     RenderedModule,
     ReviewAnswer,
+    ReviewDecision,
     ReviewRequest,
     RunConfig,
     TestCounts,
     Triage,
     Validation,
 )
+from agent.planners import feedback as reviewer_feedback
 from agent.planners.base import BudgetSpent, Planner, PlannerError
-from agent.render import RenderError, render
+from agent.render import RenderError, plan_json, render
 from agent.repo import GeneratedRepo
 from agent.sandbox.base import Sandbox
 from agent.validate import is_template_code, run_tests, static_check, static_failure, summary_line
@@ -101,7 +109,11 @@ class PaperState(TypedDict, total=False):
     triage: Triage
     plan: Plan
     rendered: RenderedModule
+    previous: RenderedModule  # the files of the attempt before `rendered` (a repair, a re-plan, an edit)
     validations: Annotated[list[Validation], operator.add]
+    reviews: Annotated[list[ReviewDecision], operator.add]
+    feedback: Annotated[list[str], operator.add]  # every feedback given on this paper, in order
+    review_next: str  # where a review sends the paper next (set by every review node it passes)
     outcome: Outcome
     timings: Annotated[dict[str, float], lambda a, b: {**a, **b}]
     llm: Annotated[LLMUsage, operator.add]
@@ -202,27 +214,84 @@ async def plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     return update
 
 
+def _decision(stage: str, answer: ReviewAnswer, attempt: int = 0, note: str | None = None) -> ReviewDecision:
+    return ReviewDecision(
+        stage=stage,  # type: ignore[arg-type]
+        action=answer.action,
+        reviewer=answer.reviewer or "unknown",
+        at=answer.at or reports.now(),
+        reason=answer.feedback,
+        note=note,
+        files=sorted(answer.files),
+        attempt=attempt,
+    )
+
+
+async def _replan(svc: Services, state: PaperState, text: str) -> tuple[Plan | None, dict]:
+    """A new plan that takes the paper's feedback so far (this one last) into account."""
+    paper = state["paper"]
+    wanted = reviewer_feedback.parse(text).family
+    family = svc.families.get(wanted or "") or svc.families[state["plan"].family]
+    if family.llm_only:  # only a model fills it; the feedback's note says it was not applied
+        family = svc.families[state["plan"].family]
+    history = "\n".join([*state.get("feedback", []), text])
+    plan, update = await _planner_call(svc, state, "plan", svc.planner.plan, paper, state["triage"], family, history)
+    update["feedback"] = [text]
+    return plan, update
+
+
+def _plan_changes(old: Plan, new: Plan) -> str:
+    """What a reviewer's plan edit changed, for the decision record."""
+    changed = []
+    for name in sorted(set(old.hyperparameters) | set(new.hyperparameters)):
+        a, b = old.hyperparameters.get(name), new.hyperparameters.get(name)
+        if a != b:
+            changed.append(f"{name} {a} -> {b}")
+    skip = {"hyperparameters", "inferred", "edited_by", "review_notes"}
+    changed += [f for f in Plan.model_fields if f not in skip and getattr(old, f) != getattr(new, f)]
+    return "edited: " + (", ".join(changed) or "nothing changed")
+
+
+def _request(state: PaperState, kind: str) -> ReviewRequest:
+    paper, triage = state["paper"], state.get("triage")
+    result = kind == "result"
+    return ReviewRequest(
+        kind=kind,  # type: ignore[arg-type]
+        paper_id=paper.paper_id,
+        title=paper.title,
+        plan=state["plan"],
+        validation=state["validations"][-1] if result else None,
+        abstract=paper.abstract,
+        url=paper.url,
+        reason=triage.reason if triage else "",
+        rendered=state.get("rendered") if result else None,
+        previous=state.get("previous") if result else None,
+    )
+
+
 async def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     svc, paper = _svc(runtime), state["paper"]
     if not svc.config.interactive:
-        return {}
+        return {"review_next": "render"}
     _emit(paper, "review plan")
-    answer = ReviewAnswer.model_validate(
-        interrupt(ReviewRequest(kind="plan", paper_id=paper.paper_id, title=paper.title, plan=state["plan"]))
-    )
-    if answer.action == "reject":
-        return {"outcome": _outcome(state, "rejected", answer.feedback or "plan rejected by reviewer")}
-    if answer.action == "edit" and answer.plan is not None:
-        return {"plan": answer.plan.model_copy(update={"paper_id": paper.paper_id})}
+    answer = ReviewAnswer.model_validate(interrupt(_request(state, "plan")))
     if answer.action == "feedback" and answer.feedback:
-        family = svc.families[state["plan"].family]
-        plan, update = await _planner_call(
-            svc, state, "plan", svc.planner.plan, paper, state["triage"], family, answer.feedback
-        )
+        plan, update = await _replan(svc, state, answer.feedback)
         if plan is not None:
             update["plan"] = plan
-        return update
-    return {}
+        note = "; ".join(plan.review_notes) if plan and plan.review_notes else "re-planned with the feedback"
+        return {**update, "reviews": [_decision("plan", answer, note=note)], "review_next": "review_plan"}
+    edited = answer.plan if answer.action == "edit" else None
+    decision = _decision("plan", answer, note=_plan_changes(state["plan"], edited) if edited else None)
+    if answer.action == "reject":
+        decided: PaperState = {**state, "reviews": [*state.get("reviews", []), decision]}
+        reason = answer.feedback or "plan rejected by reviewer"
+        return {"outcome": _outcome(decided, "rejected", reason), "reviews": [decision]}
+    approved: dict[str, Any] = {"reviews": [decision], "review_next": "render"}
+    if answer.action == "edit" and answer.plan is not None:
+        who = answer.reviewer or "reviewer"
+        approved["plan"] = answer.plan.model_copy(update={"paper_id": paper.paper_id, "edited_by": who})
+    return approved
 
 
 async def render_node(state: PaperState, runtime: Runtime[Services]) -> dict:
@@ -237,11 +306,18 @@ async def render_node(state: PaperState, runtime: Runtime[Services]) -> dict:
         rendered = render(plan, paper, family)
     except RenderError as exc:
         return {"outcome": _outcome(state, "failed", str(exc))}
+    _write_artifacts(svc, paper, rendered)
+    update: dict[str, Any] = {"rendered": rendered, "timings": {"render": round(time.monotonic() - t0, 3)}}
+    if state.get("rendered"):
+        update["previous"] = state["rendered"]
+    return update
+
+
+def _write_artifacts(svc: Services, paper: Paper, rendered: RenderedModule) -> None:
     artifacts = svc.run_dir / "papers" / paper.paper_id / "rendered"
     artifacts.mkdir(parents=True, exist_ok=True)
     for name, content in rendered.files.items():
         (artifacts / name).write_text(content)
-    return {"rendered": rendered, "timings": {"render": round(time.monotonic() - t0, 3)}}
 
 
 async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
@@ -268,7 +344,8 @@ async def validate_node(state: PaperState, runtime: Runtime[Services]) -> dict:
         "validations": [result],
         "timings": {"validate": round(prev + result.duration_s, 3)},
     }
-    if not result.ok and not (svc.planner.can_repair and attempt <= cfg.max_repairs):
+    reviewer_code = cfg.interactive and bool(state["plan"].edited_by)  # goes back to the reviewer instead
+    if not result.ok and not reviewer_code and not (svc.planner.can_repair and attempt <= cfg.max_repairs):
         state = {**state, "validations": [*state.get("validations", []), result]}
         what = "static checks" if result.stage == "static" else "tests"
         update["outcome"] = _outcome(
@@ -291,25 +368,51 @@ async def repair_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     return update
 
 
-def review_result_node(state: PaperState, runtime: Runtime[Services]) -> dict:
+async def review_result_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     svc, paper = _svc(runtime), state["paper"]
     if not svc.config.interactive:
-        return {}
+        return {"review_next": "commit"}
     _emit(paper, "review result")
-    answer = ReviewAnswer.model_validate(
-        interrupt(
-            ReviewRequest(
-                kind="result",
-                paper_id=paper.paper_id,
-                title=paper.title,
-                plan=state["plan"],
-                validation=state["validations"][-1],
-            )
-        )
-    )
+    answer = ReviewAnswer.model_validate(interrupt(_request(state, "result")))
+    last = state["validations"][-1]
+    if answer.action == "feedback" and answer.feedback:
+        plan, update = await _replan(svc, state, answer.feedback)
+        if plan is not None:
+            update["plan"] = plan
+        note = "; ".join(plan.review_notes) if plan and plan.review_notes else "re-planned with the feedback"
+        decision = _decision("result", answer, last.attempt, note)
+        return {**update, "reviews": [decision], "review_next": "render"}
+    if answer.action == "edit":  # reviews.check_answer makes sure it carries files
+        rendered = state["rendered"]
+        plan = state["plan"].model_copy(update={"edited_by": answer.reviewer or "reviewer"})
+        files = {**rendered.files, **answer.files, "plan.json": plan_json(plan)}
+        edited = rendered.model_copy(update={"files": files})
+        _write_artifacts(svc, paper, edited)  # idempotent: the same files on a re-run
+        note = f"edited {', '.join(sorted(answer.files))}; validated again before any commit"
+        return {
+            "rendered": edited,
+            "previous": rendered,
+            "plan": plan,
+            "reviews": [_decision("result", answer, last.attempt, note)],
+            "review_next": "validate",
+        }
+    decision = _decision("result", answer, last.attempt)
+    decided: PaperState = {**state, "reviews": [*state.get("reviews", []), decision]}
+    if answer.action == "approve" and not last.ok:  # reviews.check_answer refuses this; never commit it
+        why = "a failing result was approved; not committed"
+        return {"outcome": _outcome(decided, "failed", why), "reviews": [decision]}
     if answer.action != "approve":
-        return {"outcome": _outcome(state, "rejected", answer.feedback or "result rejected by reviewer")}
-    return {}
+        reason = answer.feedback or "result rejected by reviewer"
+        return {"outcome": _outcome(decided, "rejected", reason), "reviews": [decision]}
+    return {"reviews": [decision], "review_next": "commit"}
+
+
+def reviewed_by(decisions: list[ReviewDecision]) -> list[str]:
+    """The values of the commit's `Lit2code-Reviewed-by:` trailers: one per reviewer, with what they did."""
+    by: dict[str, list[str]] = {}
+    for d in decisions:
+        by.setdefault(d.reviewer, []).append(f"{d.stage} {d.action}")
+    return [f"{who} ({', '.join(what)})" for who, what in by.items()]
 
 
 async def commit_node(state: PaperState, runtime: Runtime[Services]) -> dict:
@@ -317,7 +420,14 @@ async def commit_node(state: PaperState, runtime: Runtime[Services]) -> dict:
     t0 = time.monotonic()
     _emit(paper, "commit")
     last = state["validations"][-1]
-    sha = await asyncio.to_thread(svc.repo.commit_paper, state["rendered"], state["plan"], svc.config.run_id, last)
+    sha = await asyncio.to_thread(
+        svc.repo.commit_paper,
+        state["rendered"],
+        state["plan"],
+        svc.config.run_id,
+        last,
+        reviewed_by(state.get("reviews", [])),
+    )
     timings = {"commit": round(time.monotonic() - t0, 3)}
     state = {**state, "timings": {**state.get("timings", {}), **timings}}
     why = f"{last.tests.passed} tests passed; {state['triage'].reason}"  # the pick's reason, for report.md
@@ -332,6 +442,7 @@ def finish_node(state: PaperState, runtime: Runtime[Services]) -> dict:
         update={
             "timings": dict(state.get("timings", {})),
             "llm": state.get("llm") or LLMUsage(),
+            "reviews": list(state.get("reviews", [])),
         }
     )
     _emit(state["paper"], "done", status=outcome.status)
@@ -348,7 +459,13 @@ def _after(next_node: str):
 def _after_validate(state: PaperState) -> Literal["finish", "review_result", "repair"]:
     if state.get("outcome"):
         return "finish"
-    return "review_result" if state["validations"][-1].ok else "repair"
+    if state["validations"][-1].ok or state["plan"].edited_by:  # a reviewer's code goes back to the reviewer
+        return "review_result"
+    return "repair"
+
+
+def _after_review(state: PaperState) -> str:
+    return "finish" if state.get("outcome") else state["review_next"]
 
 
 # Transient errors retry; a ValueError (pydantic's ValidationError too) is a bug or bad input: no retry.
@@ -370,11 +487,11 @@ def build_paper_graph(default_services: Callable[[], Services] | None = None) ->
     g.add_edge(START, "triage")
     g.add_conditional_edges("triage", _after("plan"), ["plan", "finish"])
     g.add_conditional_edges("plan", _after("review_plan"), ["review_plan", "finish"])
-    g.add_conditional_edges("review_plan", _after("render"), ["render", "finish"])
+    g.add_conditional_edges("review_plan", _after_review, ["render", "review_plan", "finish"])
     g.add_conditional_edges("render", _after("validate"), ["validate", "finish"])
     g.add_conditional_edges("validate", _after_validate, ["finish", "review_result", "repair"])
     g.add_conditional_edges("repair", _after("render"), ["render", "finish"])
-    g.add_conditional_edges("review_result", _after("commit"), ["commit", "finish"])
+    g.add_conditional_edges("review_result", _after_review, ["commit", "render", "validate", "finish"])
     g.add_conditional_edges("commit", _after("finish"), ["finish"])
     g.add_edge("finish", END)
     return g

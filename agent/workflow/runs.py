@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 
 from agent import report as reports
-from agent.models import Outcome, Paper, ReviewRequest, RunConfig
+from agent.models import Outcome, Paper, ReviewRequest, RunConfig, TestCounts
 from agent.settings import settings
 from agent.workflow.checkpoint import open_checkpointer
 from agent.workflow.graph import Services, build_graph
@@ -134,14 +134,20 @@ async def _execute(
             ):
                 if mode == "custom" and on_event and isinstance(chunk, dict):
                     on_event(chunk)
-        state = await app.aget_state(cfg)
+        state = await app.aget_state(cfg, subgraphs=True)
     values = state.values
     papers_seen = values.get("papers", [])
     outcomes = values.get("outcomes", [])
     pending = [ReviewRequest.model_validate(i.value) for i in state.interrupts]
     finished = not state.next
     rep = reports.build_report(
-        config, papers_seen, outcomes, begun, finished=finished, budget=svc.planner.budget_note()
+        config,
+        papers_seen,
+        outcomes,
+        begun,
+        finished=finished,
+        budget=svc.planner.budget_note(),
+        in_progress=_in_progress(state),
     )
     reports.write_report(d, rep)
     ids = {i.id: ReviewRequest.model_validate(i.value) for i in state.interrupts}
@@ -149,6 +155,40 @@ async def _execute(
         json.dumps({k: v.model_dump(mode="json") for k, v in ids.items()}, indent=2) + "\n"
     )
     return rep, pending
+
+
+def _in_progress(state: StateSnapshot) -> dict[str, Outcome]:
+    """paper id -> the report row of a paper still on its way (its subgraph's state): its validations
+    and review decisions so far."""
+    found: dict[str, Outcome] = {}
+    for task in state.tasks:
+        sub = task.state
+        if not isinstance(sub, StateSnapshot) or "paper" not in sub.values or "outcome" in sub.values:
+            continue
+        v, paper, plan = sub.values, sub.values["paper"], sub.values.get("plan")
+        validations = list(v.get("validations", []))
+        found[paper.paper_id] = Outcome(
+            paper_id=paper.paper_id,
+            title=paper.title,
+            status="pending_review",
+            reason="waiting for a review or resume",
+            family=plan.family if plan else None,
+            attempts=len(validations),
+            tests=validations[-1].tests if validations else TestCounts(),
+            validations=validations,
+            reviews=list(v.get("reviews", [])),
+        )
+    return found
+
+
+async def unfinished_papers(config: RunConfig) -> int:
+    """Papers with work left that no review holds: what a killed process left running (resume them)."""
+    if not (run_dir(config.run_id) / "checkpoints.sqlite").exists():
+        return 0
+    async with open_checkpointer(run_dir(config.run_id)) as saver:
+        app = build_graph().compile(checkpointer=saver)
+        state = await app.aget_state({"configurable": {"thread_id": config.run_id}})
+    return sum(1 for t in state.tasks if t.name == "paper" and not t.interrupts and t.result is None and not t.error)
 
 
 async def pending_interrupts(config: RunConfig) -> dict[str, ReviewRequest]:
