@@ -8,13 +8,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from agent.evaluate import evaluate_triage
 
-from agent import digest, graph
+from agent import digest
 from agent.families import load_families
 from agent.models import Paper, RunConfig, Triage
 from agent.planners.naming import clean_name, is_expansion, paper_method_name
 from agent.planners.offline import OfflinePlanner, method_name
+from agent.workflow import graph
+from agent.workflow.evaluate import evaluate_triage
 from tests.conftest import DATA, EXAMPLES, make_cli
 
 DIGESTS = [EXAMPLES / "daily-papers-000.txt", EXAMPLES / "daily-papers-001.txt"]
@@ -96,7 +97,7 @@ async def test_min_confidence_skips_a_less_sure_pick_as_low_confidence(
             config=config,
             families=load_families(),
             planner=OfflinePlanner(),
-            repo=SimpleNamespace(find=lambda paper_id: None),
+            repo=SimpleNamespace(find=lambda paper_id: None, rejected=lambda: {}),
         )
         return await graph.triage_node({"paper": wico}, SimpleNamespace(context=svc))
 
@@ -112,7 +113,7 @@ async def test_min_confidence_skips_a_less_sure_pick_as_low_confidence(
 
 def test_run_rejects_a_min_confidence_outside_0_to_1(tmp_path: Path) -> None:
     proc = make_cli(tmp_path).run("run", str(DIGESTS[0]), "--min-confidence", "1.5", check=False)
-    assert proc.returncode == 2 and "--min-confidence must be between 0 and 1" in proc.stderr
+    assert proc.returncode == 2 and "--min-confidence 1.5: Input should be less than or equal to 1" in proc.stderr
 
 
 # ------------------------------------------------------------------------------------------ names
