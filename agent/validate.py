@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -39,6 +40,8 @@ ALLOWED_IMPORTS = {
     "types",
 }
 
+_AST_LOCK = threading.Lock()
+
 # Builtins that reach files, the interpreter or the user; generated ML code needs none of them.
 FORBIDDEN_CALLS = {"open", "exec", "eval", "compile", "__import__", "breakpoint", "input", "globals", "vars"}
 FORBIDDEN_ATTRS = {"__builtins__", "__subclasses__", "__globals__", "__code__", "__import__", "__loader__"}
@@ -47,16 +50,17 @@ FORBIDDEN_ATTRS = {"__builtins__", "__subclasses__", "__globals__", "__code__", 
 def static_check(rendered: RenderedModule) -> str | None:
     """Compile every Python file and reject imports outside the allow-list; returns the problem or None.
 
-    The graph calls it on the event-loop thread, never from a worker thread: CPython 3.11 before 3.11.8
-    fails `ast.parse` run in two threads at once ("AST constructor recursion depth mismatch"), and
-    LangGraph itself parses node sources on the loop thread.
+    CPython 3.11 before 3.11.8 fails `ast.parse` run in two threads at once ("AST constructor recursion
+    depth mismatch"): calls are serialised here, and the graph calls it on the event-loop thread, where
+    LangGraph itself parses node sources.
     """
     for name, src in sorted(rendered.files.items()):
         if not name.endswith(".py"):
             continue
         try:
-            tree = ast.parse(src, filename=name)
-            compile(tree, name, "exec")
+            with _AST_LOCK:
+                tree = ast.parse(src, filename=name)
+                compile(tree, name, "exec")
         except SyntaxError as exc:
             return f"{rendered.slug}/{name}:{exc.lineno}: syntax error: {exc.msg}"
         for node in ast.walk(tree):

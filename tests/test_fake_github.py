@@ -705,8 +705,9 @@ def test_git_credential_helper_reading_env_and_large_chunked_push(
     assert pushes[-1]["request_headers"].get("transfer-encoding") == "chunked"
     assert len(gh.read_file("acme/digests", "big.bin", "big") or "") > 0
     # a fetch that has to negotiate many commits the server lacks sends gzip'ed upload-pack requests
-    for i in range(80):
-        _git("commit", "--quiet", "--allow-empty", "-m", f"local {i}", cwd=work)
+    for i in range(80):  # dated after everything the server has: git offers them first, all of them
+        later = {"GIT_COMMITTER_DATE": f"@{4102444800 + i} +0000", "GIT_AUTHOR_DATE": f"@{4102444800 + i} +0000"}
+        _git("commit", "--quiet", "--allow-empty", "-m", f"local {i}", cwd=work, env=later)
     server_sha = gh.commit("acme/digests", {"server.txt": "s"}, author="bob")
     fetch = ["-c", f"credential.helper={helper}", "-c", "protocol.version=0", "fetch", "--quiet", "origin", "main"]
     _git(*fetch, cwd=work, env=env)

@@ -155,9 +155,9 @@ async def test_real_plans_meet_the_static_checks_and_the_sandbox(tier, monkeypat
     server, work = tier
     for key, value in tier_env(server.base_url, work / "plans").items():
         monkeypatch.setenv(key, value)
-    from agent.sandbox.docker_backend import docker_ready
+    from agent.sandbox.docker_backend import DockerSandbox
 
-    sandbox = "docker" if docker_ready()[0] else "process"
+    sandbox = "docker" if DockerSandbox.available()[0] else "process"
     before = server.metrics()
     t0 = time.monotonic()
     report = await run_flow("plans", work / "plans", sandbox)

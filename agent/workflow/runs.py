@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,13 +93,37 @@ async def execute(
     `resume` is None to start or continue after a crash, or {interrupt_id: answer} to answer reviews.
     Returns the report written to runs/RUN_ID/ and the reviews still pending.
     """
-    own = services is None
-    svc = services or build_services(config)
-    try:
-        return await _execute(config, svc, resume, on_event)
-    finally:
-        if own:
-            svc.sandbox.close()
+    with _exclusive(config.run_id):
+        own = services is None
+        svc = services or build_services(config)
+        try:
+            return await _execute(config, svc, resume, on_event)
+        finally:
+            if own:
+                svc.sandbox.close()
+
+
+@contextmanager
+def _exclusive(run_id: str) -> Iterator[None]:
+    """One process at a time continues a run (its checkpoint file allows no more): a second front end on
+    the same run (the review app beside `--answer`, a server job) is told so instead of racing it."""
+    folder = run_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RunError(f"run {run_id} is being continued by {holder}; wait for it to pause or end") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 async def _execute(
