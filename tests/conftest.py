@@ -30,6 +30,16 @@ def runtime_python() -> str:
     return str(runtime / "bin" / "python")
 
 
+@pytest.fixture(scope="session")
+def warm_sandbox(runtime_python: str):
+    """One process sandbox for the session: its warm fork servers serve every test that uses it."""
+    from agent.sandbox.process import ProcessSandbox
+
+    sandbox = ProcessSandbox()
+    yield sandbox
+    sandbox.close()
+
+
 def docker_or_skip():
     """The docker sandbox, or a skip with the reason (a failure when LIT2CODE_REQUIRE_DOCKER=1, as in CI)."""
     from agent.sandbox import SandboxError

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import itertools
-import os
 import re
 import subprocess
 import sys
@@ -200,8 +199,23 @@ def _write_package(root: Path, plan: Plan, paper: Paper, spec: FamilySpec) -> st
     return rendered.slug
 
 
+USAGE_TEST = """
+import pathlib, re
+
+import pytest
+
+READMES = sorted(pathlib.Path("papers").glob("*/README.md"))
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: p.parent.name)
+def test_usage_snippet_runs(readme):
+    code = re.search(r"```python\\n(.*?)```", readme.read_text(), re.S).group(1)
+    exec(compile(code, str(readme), "exec"), {"__name__": "__usage__"})
+"""
+
+
 @pytest.mark.parametrize("family_id", FAMILIES)
-def test_rendered_tests_pass_for_every_option_combination(family_id: str, runtime_python: str, tmp_path: Path) -> None:
+def test_rendered_tests_pass_for_every_option_combination(family_id: str, warm_sandbox, tmp_path: Path) -> None:
     """Each combination (and the alternative hyper-parameters) is one package of a generated repo."""
     spec = family(family_id)
     (tmp_path / "papers").mkdir()
@@ -212,45 +226,29 @@ def test_rendered_tests_pass_for_every_option_combination(family_id: str, runtim
     for i, (options, hp) in enumerate(variants):
         plan, paper = make_plan(spec, options, hp, paper_id=f"2501.{i:05d}")
         cases[_write_package(tmp_path, plan, paper, spec)] = (options, hp)
-    report = tmp_path / "junit.xml"
-    proc = subprocess.run(
-        [
-            runtime_python,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            f"--junitxml={report}",
-            "papers",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    # the usage snippet of every README runs as written, from the repository root
+    (tmp_path / "test_readme_usage.py").write_text(USAGE_TEST)
+    result, files = warm_sandbox.run_pytest(
+        tmp_path,
+        ["-q", "-p", "no:cacheprovider", "--junitxml=junit.xml", "papers", "test_readme_usage.py"],
+        trusted=True,
         timeout=600,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        collect=["junit.xml"],
     )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert result.exit_code == 0, result.stdout[-6000:] + result.stderr[-2000:]
     outcomes: dict[str, dict[str, set[str]]] = {slug: {} for slug in cases}
-    for case in ET.parse(report).getroot().iter("testcase"):
+    usage = []
+    for case in ET.fromstring(files["junit.xml"]).iter("testcase"):
+        assert case.find("failure") is None and case.find("error") is None, case.get("name")
+        if case.get("classname", "") == "test_readme_usage":
+            usage.append(case.get("name", ""))
+            continue
         slug = case.get("classname", "").split(".")[1]
         outcome = "skipped" if case.find("skipped") is not None else "passed"
-        assert case.find("failure") is None and case.find("error") is None, case.get("name")
         outcomes[slug].setdefault(outcome, set()).add(case.get("name", ""))
     for slug, (options, hp) in cases.items():
         passed = {name.split("[")[0] for name in outcomes[slug].get("passed", set())}
         assert passed == set(expected_tests(spec, options)), (options, hp)
         skipped = outcomes[slug].get("skipped", set())
         assert all("cuda" in name for name in skipped), (options, hp, skipped)
-    # the usage snippet of every README runs as written, from the repository root
-    snippets = tmp_path / "run_usage.py"
-    snippets.write_text(
-        "import pathlib, re\n"
-        "for readme in sorted(pathlib.Path('papers').glob('*/README.md')):\n"
-        "    code = re.search(r'```python\\n(.*?)```', readme.read_text(), re.S).group(1)\n"
-        "    exec(compile(code, str(readme), 'exec'), {'__name__': '__usage__'})\n"
-    )
-    proc = subprocess.run([runtime_python, str(snippets)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert len(usage) == len(cases)  # one README usage snippet per package, each run
