@@ -53,8 +53,23 @@ class Sandbox(ABC):
         `trusted`: the code is our own template code (a warm worker may be reused for it); model-written
         or human-edited code is not. This default runs cold; backends with a fork server override it.
         """
+        return self.cold_pytest(workspace, args, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
+
+    def cold_pytest(
+        self,
+        workspace: Path,
+        args: list[str],
+        *,
+        timeout: float = 300.0,
+        memory: str = "4g",
+        gpu: GpuMode = "off",
+        collect: list[str] | None = None,
+        why: str | None = None,
+    ) -> tuple[SandboxResult, dict[str, bytes]]:
+        """pytest in a fresh interpreter (`exec`); `why` says why a warm path was not taken, for the record."""
         cmd = [self.python(), "-m", "pytest", *args]
-        return self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
+        result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
+        return result.model_copy(update={"mode_note": why}), files
 
     def warm_up(self, trusted: bool, untrusted: bool, memory: str = "4g") -> None:
         """Start fork servers ahead of the first validation of each kind, in the background (a no-op for

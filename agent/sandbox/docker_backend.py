@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import inspect
 import itertools
 import os
@@ -530,22 +531,19 @@ class DockerSandbox(Sandbox):
     ) -> tuple[SandboxResult, dict[str, bytes]]:
         """Trusted template code: a warm worker, reused. Anything else: a single-use warm container from
         the pool. GPU runs, and any failure of the warm path, run cold (fresh container, as `exec`)."""
-        cmd = [self.python(), "-m", "pytest", *args]
-
-        def cold(why: str | None) -> tuple[SandboxResult, dict[str, bytes]]:
-            result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
-            return result.model_copy(update={"mode_note": why}), files
-
+        cold = functools.partial(
+            self.cold_pytest, workspace, args, timeout=timeout, memory=memory, gpu=gpu, collect=collect
+        )
         if not self.warm:
-            return cold(None)
+            return cold()
         kwargs, use_gpu, note = self.plan(memory=memory, timeout=timeout, gpu=gpu)
         if use_gpu:
-            return cold("GPU validations run cold: CUDA starts in each fresh interpreter")
+            return cold(why="GPU validations run cold: CUDA starts in each fresh interpreter")
         pool = self._pool(trusted, memory)
         try:
             worker = pool.take(timeout + GRACE_S)
         except WarmError as exc:
-            return cold(f"no warm worker: {exc}")
+            return cold(why=f"no warm worker: {exc}")
         wanted = [n for n in (safe_relpath(c) for c in collect or []) if n]
         folder = f"v{next(self._counter)}"
         env = dict(ENV)
@@ -565,25 +563,9 @@ class DockerSandbox(Sandbox):
         except (WarmError, SandboxError, OSError) as exc:
             worker.broken = worker.broken or str(exc)
             pool.give_back(worker)
-            return cold(f"warm worker failed: {exc}")
+            return cold(why=f"warm worker failed: {exc}")
         pool.give_back(worker)
-        stdout, stderr = reply.output()
-        result = SandboxResult(
-            exit_code=reply.exit_code,
-            timed_out=reply.timed_out,
-            oom_killed=reply.oom_killed,
-            duration_s=reply.duration_s,
-            stdout=stdout,
-            stderr=stderr,
-            stdout_truncated=reply.truncated,
-            backend=self.name,
-            image=kwargs["image"],
-            gpu=False,
-            gpu_note=note,
-            mode="warm" if trusted else "pooled",
-            mode_note=f"worker retired: {'; '.join(reply.anomalies)}" if reply.anomalies else None,
-        )
-        return result, reply.collected()
+        return reply.result(backend=self.name, trusted=trusted, image=kwargs["image"], gpu_note=note), reply.collected()
 
     def _pool(self, trusted: bool, memory: str) -> WorkerPool:
         with self._pool_lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import resource
 import shutil
@@ -183,18 +184,16 @@ class ProcessSandbox(Sandbox):
         gpu: GpuMode = "off",
         collect: list[str] | None = None,
     ) -> tuple[SandboxResult, dict[str, bytes]]:
-        def cold(why: str | None) -> tuple[SandboxResult, dict[str, bytes]]:
-            cmd = [self.python(), "-m", "pytest", *args]
-            result, files = self.exec(workspace, cmd, timeout=timeout, memory=memory, gpu=gpu, collect=collect)
-            return result.model_copy(update={"mode_note": why}), files
-
+        cold = functools.partial(
+            self.cold_pytest, workspace, args, timeout=timeout, memory=memory, gpu=gpu, collect=collect
+        )
         if gpu == "on" or not self.warm:
-            return cold(None)
+            return cold()
         pool = self._pool(trusted)
         try:
             worker = pool.take()
         except WarmError as exc:
-            return cold(f"no fork server: {exc}")
+            return cold(why=f"no fork server: {exc}")
         with tempfile.TemporaryDirectory(prefix="lit2code-proc-") as tmp:
             work = Path(tmp) / "work"
             copy_workspace(workspace, work)
@@ -214,22 +213,9 @@ class ProcessSandbox(Sandbox):
                 reply = worker.run(request)
             except WarmError as exc:
                 pool.give_back(worker)  # broken: retired
-                return cold(f"fork server failed: {exc}")
+                return cold(why=f"fork server failed: {exc}")
         pool.give_back(worker)  # kept after a clean validation, retired after an anomaly
-        stdout, stderr = reply.output()
-        result = SandboxResult(
-            exit_code=reply.exit_code,
-            timed_out=reply.timed_out,
-            oom_killed=reply.oom_killed,
-            duration_s=reply.duration_s,
-            stdout=stdout,
-            stderr=stderr,
-            stdout_truncated=reply.truncated,
-            backend=self.name,
-            gpu_note="process backend runs on CPU",
-            mode="warm" if trusted else "pooled",
-            mode_note=f"worker retired: {'; '.join(reply.anomalies)}" if reply.anomalies else None,
-        )
+        result = reply.result(backend=self.name, trusted=trusted, image=None, gpu_note="process backend runs on CPU")
         return result, {wanted[name]: data for name, data in reply.collected().items()}
 
     def _pool(self, trusted: bool) -> WorkerPool:

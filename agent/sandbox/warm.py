@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from agent.models import SandboxResult
 from agent.sandbox import zygote
 from agent.sandbox.base import SandboxError
 
@@ -56,6 +57,25 @@ class Reply(BaseModel):
 
     def collected(self) -> dict[str, bytes]:
         return {name: base64.b64decode(data) for name, data in self.files.items()}
+
+    def result(self, *, backend: str, trusted: bool, image: str | None, gpu_note: str) -> SandboxResult:
+        """The reply in `exec`'s contract, with the mode it ran in and why its worker was retired, if it was."""
+        stdout, stderr = self.output()
+        return SandboxResult(
+            exit_code=self.exit_code,
+            timed_out=self.timed_out,
+            oom_killed=self.oom_killed,
+            duration_s=self.duration_s,
+            stdout=stdout,
+            stderr=stderr,
+            stdout_truncated=self.truncated,
+            backend=backend,
+            image=image,
+            gpu=False,
+            gpu_note=gpu_note,
+            mode="warm" if trusted else "pooled",
+            mode_note=f"worker retired: {'; '.join(self.anomalies)}" if self.anomalies else None,
+        )
 
 
 class Channel:

@@ -227,8 +227,9 @@ def _decision(stage: str, answer: ReviewAnswer, attempt: int = 0, note: str | No
     )
 
 
-async def _replan(svc: Services, state: PaperState, text: str) -> tuple[Plan | None, dict]:
-    """A new plan that takes the paper's feedback so far (this one last) into account."""
+async def _replan(svc: Services, state: PaperState, text: str) -> tuple[dict, str]:
+    """A new plan that takes the paper's feedback so far (this one last) into account: the state update,
+    and what the planner made of the feedback (for the decision record)."""
     paper = state["paper"]
     wanted = reviewer_feedback.parse(text).family
     family = svc.families.get(wanted or "") or svc.families[state["plan"].family]
@@ -237,7 +238,10 @@ async def _replan(svc: Services, state: PaperState, text: str) -> tuple[Plan | N
     history = "\n".join([*state.get("feedback", []), text])
     plan, update = await _planner_call(svc, state, "plan", svc.planner.plan, paper, state["triage"], family, history)
     update["feedback"] = [text]
-    return plan, update
+    if plan is not None:
+        update["plan"] = plan
+    note = "; ".join(plan.review_notes) if plan and plan.review_notes else "re-planned with the feedback"
+    return update, note
 
 
 def _plan_changes(old: Plan, new: Plan) -> str:
@@ -276,10 +280,7 @@ async def review_plan_node(state: PaperState, runtime: Runtime[Services]) -> dic
     _emit(paper, "review plan")
     answer = ReviewAnswer.model_validate(interrupt(_request(state, "plan")))
     if answer.action == "feedback" and answer.feedback:
-        plan, update = await _replan(svc, state, answer.feedback)
-        if plan is not None:
-            update["plan"] = plan
-        note = "; ".join(plan.review_notes) if plan and plan.review_notes else "re-planned with the feedback"
+        update, note = await _replan(svc, state, answer.feedback)
         return {**update, "reviews": [_decision("plan", answer, note=note)], "review_next": "review_plan"}
     edited = answer.plan if answer.action == "edit" else None
     decision = _decision("plan", answer, note=_plan_changes(state["plan"], edited) if edited else None)
@@ -376,10 +377,7 @@ async def review_result_node(state: PaperState, runtime: Runtime[Services]) -> d
     answer = ReviewAnswer.model_validate(interrupt(_request(state, "result")))
     last = state["validations"][-1]
     if answer.action == "feedback" and answer.feedback:
-        plan, update = await _replan(svc, state, answer.feedback)
-        if plan is not None:
-            update["plan"] = plan
-        note = "; ".join(plan.review_notes) if plan and plan.review_notes else "re-planned with the feedback"
+        update, note = await _replan(svc, state, answer.feedback)
         decision = _decision("result", answer, last.attempt, note)
         return {**update, "reviews": [decision], "review_next": "render"}
     if answer.action == "edit":  # reviews.check_answer makes sure it carries files

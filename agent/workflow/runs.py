@@ -94,13 +94,8 @@ async def execute(
     Returns the report written to runs/RUN_ID/ and the reviews still pending.
     """
     with _exclusive(config.run_id):
-        own = services is None
-        svc = services or build_services(config)
-        try:
-            return await _execute(config, svc, resume, on_event)
-        finally:
-            if own:
-                svc.sandbox.close()
+        svc = services or build_services(config)  # its sandbox is the process's: warm for the next run too
+        return await _execute(config, svc, resume, on_event)
 
 
 @contextmanager

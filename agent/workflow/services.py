@@ -6,6 +6,8 @@ only sees the interfaces (`Planner`, `Sandbox`, `GeneratedRepo`) through the `Se
 
 from __future__ import annotations
 
+import atexit
+import threading
 from pathlib import Path
 
 from agent.families import load_families
@@ -14,9 +16,31 @@ from agent.planners import get_planner
 from agent.planners.fallback import FallbackPlanner
 from agent.registry import PLANNERS
 from agent.repo import GeneratedRepo
-from agent.sandbox import get_sandbox, select_backend
+from agent.sandbox import Sandbox, get_sandbox, select_backend
 from agent.settings import Settings, settings
 from agent.workflow.graph import Services
+
+_shared: dict[str, Sandbox] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_sandbox(name: str) -> Sandbox:
+    """One sandbox per backend for the whole process, so its warm workers outlive a run: the next run
+    (a review answered, a resumed run, the server's next job) finds them warm. Closed when the process ends."""
+    with _shared_lock:
+        if name not in _shared:
+            if not _shared:
+                atexit.register(_close_shared)
+            _shared[name] = get_sandbox(name)
+        return _shared[name]
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        sandboxes = list(_shared.values())
+        _shared.clear()
+    for sandbox in sandboxes:
+        sandbox.close()
 
 
 def resolve(config: RunConfig) -> tuple[RunConfig, str | None]:
@@ -41,7 +65,7 @@ def build_services(config: RunConfig, env: Settings | None = None) -> Services:
         run_dir=folder,
         families=load_families(),
         planner=planner,
-        sandbox=get_sandbox(config.sandbox),
+        sandbox=shared_sandbox(config.sandbox),
         repo=GeneratedRepo(Path(config.repo)),
     )
     svc.repo.ensure()
