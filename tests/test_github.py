@@ -137,6 +137,8 @@ def test_a_pushed_digest_becomes_one_draft_pull_request(world: World, server: Se
     assert server.wait(server.deliver("push", again).json()["job"])["status"] == "done"
     assert world.gh.resolve_ref("acme/papers-impl", pr["head"]["ref"]) == before
     assert len([p for p in world.gh.pulls("acme/papers-impl") if p["head"]["ref"] == pr["head"]["ref"]]) == 1
+    mine = [c for c in world.gh.comments_on("acme/papers-impl", pr["number"]) if c["user"]["login"] == "lit2code[bot]"]
+    assert len(mine) == 1  # the second job edited the pull request's one status comment
 
 
 def test_signatures_bodies_and_events_that_start_nothing(world: World, server: Server) -> None:
@@ -365,7 +367,7 @@ def test_the_queue_dedupes_serialises_per_repository_and_migrates(tmp_path: Path
             "INSERT INTO jobs (key, repo, kind, payload, created_at) VALUES ('old', 'a/b', 'push', '{}', 'then')"
         )
     queue = JobQueue(path)
-    assert queue.migrations() == [name for name, _ in MIGRATIONS]
+    assert queue.migrations() == [name for name, _ in MIGRATIONS] and len(MIGRATIONS) >= 4
     assert queue.get(1).lane == "run" and queue.get(1).status == "queued"  # kept, and given the new column
     first, new = queue.enqueue("d1", "push", "k1", "a/b", "push", {})
     assert new and first.id == 2

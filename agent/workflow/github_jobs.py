@@ -97,9 +97,16 @@ def _check_update(ctx: Context, status: str, conclusion: str | None = None, titl
     ctx.gh.check_update(ctx.repo, ctx.job.payload["sha"], _check(ctx), status, conclusion, title, summary)
 
 
-def _status(ctx: Context, number: int | None, repo: Repo, text: str) -> None:
-    """The job's one status comment: created once, then edited in place."""
+def _status(ctx: Context, number: int | None, repo: Repo, text: str, on_pull: bool = False) -> None:
+    """The job's one status comment, created once, then edited in place; `on_pull`: the pull request's one
+    status comment, which every job on its branch edits."""
     if number is None:
+        return
+    if on_pull:
+        comment_id = ctx.queue.status_comment(str(repo), number)
+        made = ctx.gh.comment(repo, number, text, comment_id)
+        if made != comment_id:
+            ctx.queue.save_status_comment(str(repo), number, made)
         return
     key = f"comment:{repo}#{number}"
     comment_id = ctx.job.state.get(key)
@@ -284,6 +291,7 @@ def _run_on_branch(
         comment_on,
         ctx.repo if where is not None else target,
         publish.status_comment(f"running on `{branch}`", link=ctx.link(run_id)),
+        on_pull=where is None,
     )
     report = _run(
         ctx,
@@ -320,7 +328,9 @@ def _run_on_branch(
     summary = publish.summary_line(rows)
     where_pr = f"pull request {target}#{number}" if number else "no pull request (nothing was committed)"
     final = publish.status_comment(f"done: {summary}; {where_pr}", publish.table(rows), link=ctx.link(run_id))
-    _status(ctx, where if where is not None else number, ctx.repo if where is not None else target, final)
+    _status(
+        ctx, where if where is not None else number, ctx.repo if where is not None else target, final, where is None
+    )
     return {
         "path": state["path"],
         "branch": branch,
@@ -372,7 +382,7 @@ def _run(
         if time.monotonic() - last[0] > PROGRESS_EVERY_S:
             last[0] = time.monotonic()
             text = publish.status_comment(f"running on `{branch}`: {done[0]} paper(s) done", link=ctx.link(run_id))
-            _status(ctx, comment_on, ctx.repo if where is not None else target, text)
+            _status(ctx, comment_on, ctx.repo if where is not None else target, text, on_pull=where is None)
 
     try:
         report, _pending = asyncio.run(runs.execute(config_, on_event=on_event))

@@ -70,6 +70,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         "003_job_lanes",
         "ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT 'run';",
     ),
+    (
+        # A pull request has one status comment, edited by every job that works on its branch.
+        "004_status_comments",
+        """
+        CREATE TABLE status_comments (
+            repo TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            comment_id INTEGER NOT NULL,
+            PRIMARY KEY (repo, number)
+        );
+        """,
+    ),
 ]
 
 
@@ -272,6 +284,21 @@ class JobQueue:
     def deliveries(self) -> int:
         with self._db() as db:
             return int(db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
+
+    # -- pull requests ---------------------------------------------------------------------------
+    def status_comment(self, repo: str, number: int) -> int | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT comment_id FROM status_comments WHERE repo = ? AND number = ?", (repo, number)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def save_status_comment(self, repo: str, number: int, comment_id: int) -> None:
+        with self._lock, self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO status_comments (repo, number, comment_id) VALUES (?, ?, ?)",
+                (repo, number, comment_id),
+            )
 
     # -- branches --------------------------------------------------------------------------------
     def branch_state(self, repo: str, branch: str) -> dict[str, Any]:
