@@ -71,10 +71,15 @@ def test_a_pick_says_what_the_abstract_states_and_which_cues_chose_the_family(tr
 def test_confidence_orders_clear_methods_above_borderline_picks(triage) -> None:
     clear = triage("TinyCLIP").confidence
     mixed = triage("Overcoming the Pitfalls of Vision-Language Model Finetuning").confidence  # method found late
-    study = triage("Understanding the differences in Foundation Models")  # a study full of architecture words
-    assert clear > mixed > study.confidence
-    assert study.family == "architecture-block" and study.confidence < RunConfig.model_fields["min_confidence"].default
-    assert "title 'understanding'" in study.reason
+    borderline = triage("WiCo")  # a method, but hardly a family's words
+    assert clear > mixed > borderline.confidence
+    assert borderline.family != "skip" and borderline.confidence < RunConfig.model_fields["min_confidence"].default
+
+
+def test_a_study_full_of_a_familys_words_but_no_method_of_its_own_is_skipped(triage) -> None:
+    study = triage("Understanding the differences in Foundation Models")
+    assert study.family == "skip" and study.reason.startswith("skip: states no method of its own")
+    assert "title 'understanding'" in study.reason and "nearest architecture-block" in study.reason
 
 
 def test_every_triage_has_a_confidence_between_0_and_1(papers: dict[str, Paper]) -> None:
@@ -116,6 +121,63 @@ def test_run_rejects_a_min_confidence_outside_0_to_1(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--min-confidence 1.5: Input should be less than or equal to 1" in proc.stderr
 
 
+def _decide(title: str, abstract: str) -> Triage:
+    return OfflinePlanner().triage(Paper(paper_id="p", title=title, abstract=abstract), load_families())
+
+
+# Constructed sentences, one rule each: the wording of the contribution decides, not the topic words.
+LORA_WORDS = "Low-rank adaptation (LoRA) fine-tunes large models with low-rank adapters. "
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract", "says"),
+    [
+        (
+            "LoRA Versus Full Finetuning",
+            LORA_WORDS + "In this work, we compare the performance of LoRA and full finetuning on code and maths.",
+            "frames a study: 'we compare the performance of'",
+        ),
+        (
+            "AdapterWorld: Building Simulated Environments for Adapter Research",
+            LORA_WORDS + "Simulated users rate the adapters of every LoRA variant on a leaderboard of tasks.",
+            "the title names a system or model: 'Building Simulated Environments'",
+        ),
+        (
+            "A Systematic Study of Low-Rank Adapters",
+            LORA_WORDS + "Across twelve tasks, LoRA adapters with a larger rank forget more of the base model.",
+            "title 'a systematic study'",
+        ),
+        (
+            "LoRA Recipes: A Practitioner's Handbook",
+            LORA_WORDS + "Our work introduces and open-sources a framework for LoRA adapters, namely LoRAKit.",
+            "introduces a system or model: 'and open-sources a framework'",
+        ),
+    ],
+)
+def test_no_method_of_its_own_means_no_module_however_many_family_words(title: str, abstract: str, says: str) -> None:
+    t = _decide(title, abstract)
+    assert t.family == "skip", t.reason
+    assert says in t.reason and "nearest peft-adapter" in t.reason, t.reason
+
+
+@pytest.mark.parametrize(
+    ("statement", "quoted"),
+    [
+        (
+            "We revisit this problem through a spectral lens, proposing SpecLoRA, a low-rank adapter whose rank grows.",
+            "SpecLoRA, a low-rank adapter",
+        ),
+        ("We first analyze why adapters forget, and then introduce a new adapter, SpecLoRA.", "a new adapter"),
+        ("We, therefore, propose SpecLoRA, a low-rank adapter whose rank grows.", "SpecLoRA, a low-rank adapter"),
+        ("We term this novel adapter the Spectral (SpecLoRA) adapter.", "this novel adapter the Spectral (SpecLoRA)"),
+    ],
+)
+def test_the_ways_an_abstract_states_its_method(statement: str, quoted: str) -> None:
+    # Each sentence follows a framing one ("we examine ..."), which alone would make it a study.
+    t = _decide("Revisiting Low-Rank Adaptation", LORA_WORDS + "We examine how adapters forget. " + statement)
+    assert t.family == "peft-adapter" and f"states a method: '{quoted}" in t.reason, t.reason
+
+
 # ------------------------------------------------------------------------------------------ names
 
 
@@ -153,6 +215,43 @@ def test_no_name_is_invented_from_ordinary_title_words_or_common_acronyms(papers
         "We propose a simple regulariser for Large Language Models (LLMs) trained with LoRA (Hu et al.).",
     )
     assert made_up == (None, "family default")
+
+
+def test_a_name_is_the_whole_name_the_abstract_gives() -> None:
+    # An acronym in parentheses closes its description: the capitalised words inside it are no name of their own.
+    assert (
+        paper_method_name(
+            "Token-Adaptive Distillation",
+            "We propose LLM-oriented token-Adaptive Knowledge Distillation (AdaKD), a novel framework.",
+        )[0]
+        == "AdaKD"
+    )
+    # Capitalised words right after "we propose" are a name when the title has them too.
+    assert (
+        paper_method_name(
+            "Joint Flashback Adaptation for Instruction Tuning",
+            "To address this, we propose Joint Flashback Adaptation. It",
+        )[0]
+        == "Joint Flashback Adaptation"
+    )
+    assert (
+        paper_method_name("Instruction Tuning Without Forgetting", "We propose Joint Flashback Adaptation. It")[0]
+        is None
+    )
+    # "Our proposed architecture, Gated DeltaNet, ...": a name of two tokens after "our ... architecture".
+    assert (
+        paper_method_name(
+            "Improving Mamba2 with the Delta Rule", "Our proposed architecture, Gated DeltaNet, surpasses Mamba2."
+        )[0]
+        == "Gated DeltaNet"
+    )
+    # A standard concept in parentheses is not the method's name.
+    assert (
+        paper_method_name(
+            "Token Rewards for RLHF", "We introduce a framework that models RLHF as a Markov decision process (MDP)."
+        )[0]
+        != "MDP"
+    )
 
 
 def test_names_in_latex_and_unicode_are_cleaned() -> None:

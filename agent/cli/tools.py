@@ -103,7 +103,7 @@ def eval_mutants(
 @eval_app.command("triage")
 def eval_triage(
     digests: Annotated[list[Path], typer.Argument(help="digest files")],
-    labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: [family|skip, ...]}")],
+    labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: \\[family|skip, ...]}")],
     holdout: Annotated[
         str | None, typer.Option(help="score only the papers labelled with this digest (the one not tuned on)")
     ] = None,
@@ -126,7 +126,7 @@ def eval_triage(
 @eval_app.command("report")
 def eval_report(
     run_id: str,
-    labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: [family|skip, ...]}")],
+    labels: Annotated[Path, typer.Option(help="JSON list of {title, acceptable: \\[family|skip, ...]}")],
 ) -> None:
     """Check that a run committed each labelled paper under a family its labels accept; prints JSON."""
     from agent.workflow.evaluate import evaluate_report

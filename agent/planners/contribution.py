@@ -19,11 +19,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'`\\])")
 
 # Who states a contribution, and the adverbs that may come between subject and verb.
 _SUBJECT = r"(?:we|this (?:paper|work|study|article|report|letter|survey|review)|our (?:work|paper|study|survey))"
-_ADVERBS = r"(?:\s+(?:first|further|also|then|here|thus|therefore|hence|instead|now|finally|\w+ly))*"
+_ADVERBS = r"(?:,?\s+(?:first|further|also|then|here|thus|therefore|hence|instead|now|finally|\w+ly)\b,?)*"
 _STATE = re.compile(
     rf"\b{_SUBJECT}{_ADVERBS}\s+(?:propose|introduce|present|design|develop|devise|build|construct|formulate"
-    r"|put forward|establish|create|offer|contribute|describe|release|curate|collect|provide)s?\b"
-    r"|\bwe\b[^.;]{0,100}?\b(?:to|and) (?:propose|introduce|present|design|develop|devise)\b"
+    r"|put forward|establish|create|offer|contribute|describe|release|curate|collect|provide"
+    r"|term|call|dub|coin)s?\b"
+    r"|\bwe\b[^.;]{0,100}?\b(?:to|and)(?: then| also| further| thus| finally)? (?:propose|introduce|present|design"
+    r"|develop|devise)\b"
+    # "we revisit this challenge ..., proposing SDM, a principled framework": the statement in a participle
+    r"|\bwe\b[^.;]{0,160}?(?:,|\bby)\s+(?:proposing|introducing|presenting|developing|designing)\b"
     r"|\b(?:is|are)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed|designed|devised)\b",
     re.I,
 )
@@ -38,14 +42,14 @@ _FOR_STUDY = re.compile(
     r"^[^.;]{0,40}?\b(?:investigation|analysis|analyses|comparisons?|understanding|characteri[sz]ation|study) of\b",
     re.I,
 )
+_NAMING = re.compile(r"(?:term|call|dub|coin)s?$", re.I)
 _GIVE = re.compile(r"(?:release|curate|collect|provide|describe|offer|contribute)s?$", re.I)
 # The object of a statement ends where a clause about it begins.
 _OBJECT_END = re.compile(
     r"[.;:]|,(?!\s+(?:a|an|the|namely)\b)|\s(?:that|which|who|to|for|by|via|with|based|where|whose|in order"
     r"|consisting|comprising|capable|designed|tailored|aiming|aimed|leveraging|using|built|derived|encompassing"
     r"|enabling|from|on|as|of (?:the|our)|into|under|inspired|specifically)\b",
-    re.I,
-)
+)  # lower case only: "Preference As Reward (PAR)" is a name, not a clause
 # Framing: the paper says its work is to look at something, not to build something. The weak verbs
 # frame a study only when a question follows ("we evaluate whether ...", "we explore how ...").
 _FRAME_LEAD = rf"\b{_SUBJECT}{_ADVERBS}\s+(?:aims? to |seeks? to |sets? out to |tr(?:y|ies) to )?"
@@ -55,7 +59,10 @@ _FRAMING = re.compile(
     r"|" + _FRAME_LEAD + r"(?:explor\w*|evaluat\w*|assess\w*|compar\w*|measur\w*|benchmark\w*|ask\w*)\s+"
     r"(?:whether|how|why|what|when|to what extent|if|the (?:effects?|impacts?|roles?|behaviou?rs?|extent"
     r"|abilit(?:y|ies)"
-    r"|capabilit(?:y|ies)|efficacy|limits?|robustness|performance of (?:existing|current|state))\b)",
+    r"|capabilit(?:y|ies)|efficacy|limits?|robustness|performance of (?:existing|current|state))\b)"
+    # "we compare the performance of LoRA and full finetuning": a comparison of what exists
+    r"|" + _FRAME_LEAD + r"compar\w*\s+(?:the\s+)?(?:performance|effectiveness|efficiency|accuracy|quality"
+    r"|behaviou?rs?)\s+of\b",
     re.I,
 )
 
@@ -75,7 +82,7 @@ KINDS: dict[str, str] = {
     r"|annotations|test conditions": "data",
     r"surveys?|reviews?|stud(?:y|ies)|analys[ie]s|investigations?|evaluations?|comparisons?|overviews?"
     r"|tutorials?|taxonom(?:y|ies)|metrics?|measures?|scores?|characteri[sz]ations?|findings"
-    r"|insights|protocols?|principles|laws": "study",
+    r"|insights|protocols?|principles|laws|handbooks?|guides?|primers?|cookbooks?|lessons": "study",
     r"systems?|platforms?|toolkits?|librar(?:y|ies)|tools?|engines?|infrastructures?|pipelines?|agents?"
     r"|assistants?|chatbots?|simulators?|environments?|interfaces?|applications?|reports?|services?"
     r"|(?:family|series|suite|collection) of (?:[\w-]+ )*?models": "system",
@@ -85,6 +92,11 @@ KINDS: dict[str, str] = {
     r"|attention|projectors?|formulations?|criteri(?:on|a)|initiali[sz]ations?|gates?|routers?|encoders?"
     r"|decoders?|paradigms?|recipes?|units?|kernels?|heads?|tokenizers?|embeddings?|models?": "method",
 }
+_THEORY_FRAME = re.compile(
+    r"\b(?:theoretical|mathematical|analytical|conceptual|formal|unifying|unified theoretical)"
+    r" (?:framework|model|perspective|lens|account|explanation)s?\b",
+    re.I,
+)
 _KIND_RE = [(re.compile(rf"\b(?:{pat})\b", re.I), kind) for pat, kind in KINDS.items()]
 # "a 7B language model", "a multimodal foundation model": a model is a system report, not a method.
 _MODEL_REPORT = re.compile(
@@ -105,7 +117,9 @@ _LLM_DRIVEN = re.compile(
     re.I,
 )
 _METHOD_SYSTEM = re.compile(r"\b(?:recommend\w*|ranking|retrieval|CTR|click-through) (?:systems?|models?)\b", re.I)
-_NAME_IN_OBJECT = re.compile(r"\(([A-Za-z][\w-]*[A-Z][\w-]*)\)|\b([A-Z][a-z]*[A-Z][\w-]*)\b")
+_NAME_IN_OBJECT = re.compile(
+    r"\(([A-Za-z][\w-]*[A-Z][\w-]*)\)|\b([A-Z][a-z]*[A-Z][\w-]*|[a-z]+-[A-Z][\w-]*)\b"  # SMoRA, fine-CLIP
+)
 
 # General wording of papers whose contribution is knowledge, not a module (weight, pattern).
 STUDY_WORDS: dict[str, float] = {
@@ -144,7 +158,8 @@ TITLE_EXPLORE = re.compile(r"^(?:exploring|exploration|unraveling|unveiling|anat
 TITLE_STUDY = re.compile(
     r"^(?:understanding|demystifying|towards (?:a )?(?:deeper |better )?understanding|towards a science|how (?!to\b)"
     r"|why|what|when|do|does|can|is|are|benchmarking)\b"
-    r"|:\s*(?:an? )?(?:empirical|systematic|comprehensive|large-scale)?\s*(?:study|analysis|investigation|evaluation)\b"
+    r"|(?:^|:\s*)(?:an? )?(?:empirical|systematic|comprehensive|large-scale|critical|controlled)?\s*"
+    r"(?:study|analysis|investigation|evaluation|examination|comparison)\b"
     r"|(?:^|(?::\s*|\b(?:a|an|new)\s+)(?:[\w-]+\s+){0,5}?)(?:benchmark|dataset|corpus|testbed|leaderboard)s?\b"
     r"(?!\s+(?:distillation|condensation|pruning|selection|compression))"
     r"|\b(?:technical report|scaling laws?|exploration of)\b",
@@ -180,6 +195,7 @@ class Reading:
     title_study: str | None = None
     title_explore: str | None = None
     title_survey: str | None = None
+    title_kind: tuple[str, str] | None = None  # (kind, phrase): the title's head phrase names no method
 
     @property
     def contribution_text(self) -> str:
@@ -212,6 +228,14 @@ def _kind(phrase: str) -> str:
         return "system"
     if best == "system" and _METHOD_SYSTEM.search(phrase):
         return "method"  # a recommender system is what the recommendation family implements
+    if re.search(r"\b(?:family|series|suite|collection|zoo) of\b", phrase, re.I) and best in ("method", "system"):
+        return "system"  # "a family of generative pretrained visual encoders": a model report
+    if best == "method" and re.search(r"\btaxonom", phrase, re.I):
+        return "study"  # "a new taxonomic approach": a way to sort other papers' methods
+    if best == "method" and _THEORY_FRAME.search(phrase):
+        return "study"  # "a theoretical framework explaining ...": an account of something, not a module
+    if best == "method" and re.search(r"\bopen-?sourc", phrase, re.I):
+        return "system"  # "introduces and open-sources a framework": software, not a module
     return best
 
 
@@ -253,6 +277,8 @@ def read(title: str, abstract: str) -> Reading:
                 kind = "study"
             if not phrase or (kind == "method" and _GIVE.match(m.group(0).split()[-1])):
                 continue  # "we release our code and models", "we provide a method to ...": not the contribution
+            if _NAMING.match(m.group(0).split()[-1]) and kind != "method":
+                continue  # "we term this phenomenon X": a name for a finding, not a method
             found = True
             named = _names_something(phrase) or bool(re.search(r"\b(?:called|named|termed|dubbed)\b", sent))
             statements.append(
@@ -289,4 +315,25 @@ def read(title: str, abstract: str) -> Reading:
         r.title_explore = explore.group(0).lower()
     if survey := TITLE_SURVEY.search(title):
         r.title_survey = survey.group(0).lower()
+    head = _title_head(title)
+    if head and (kind := _head_kind(head)) in ("data", "system", "study"):
+        r.title_kind = (kind, head)
     return r
+
+
+def _head_kind(phrase: str) -> str:
+    """The kind of a noun phrase's head, its last noun: "Building Simulated Environments" names a system,
+    "Direct Quantized Training" nothing we know."""
+    ends_in_kind = any(re.search(rf"\b(?:{pat})$", phrase, re.I) for pat in KINDS)
+    return _kind(phrase) if ends_in_kind else ""
+
+
+def _title_head(title: str) -> str:
+    """What a title is about: the subtitle after "Name:", else the title, up to its first clause."""
+    text = title.split(":", 1)[1] if ":" in title else title
+    head = _object_after(text, 0)
+    # "Direct Quantized Training of Language Models" is about training; "A Family of ... Encoders" about models.
+    m = re.search(r"\s(?:of|in|on|at)\s", head, re.I)
+    if m and not re.search(r"\b(?:family|series|suite|collection|zoo)$", head[: m.start()], re.I):
+        head = head[: m.start()]
+    return head

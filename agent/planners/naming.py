@@ -67,7 +67,7 @@ COMMON_ACRONYMS = set(
     """AI LLM LLMS VLM VLMS MLLM MLLMS LMM LMMS LM LMS NLP CV RL SFT RLHF DPO PPO GRPO KD MOE MOES LORA PEFT CNN CNNS
     RNN RNNS LSTM GAN GANS VAE VIT VITS SOTA GPU GPUS CPU TPU API CL T2I I2I T2V SSL QAT PTQ MLP MLPS CTR IR KL FLOPS
     CLIP BERT GPT DFT RWR SSM SSMS SDM DA UDA DG TTA FL DNN DNNS NAS OOD ID IID SGD ADAM ADAMW MSE CE ML DL QA VQA
-    ASR TTS OCR RAG KV MHA FFN GNN GNNS JE-SSL COT TOT MCTS MTL UNET U-NET SVD PCA""".split()  # noqa: SIM905 (a word list reads better)
+    ASR TTS OCR RAG KV MHA FFN GNN GNNS JE-SSL COT TOT MCTS MTL UNET U-NET SVD PCA MDP POMDP""".split()  # noqa: SIM905 (a word list reads better)
 )
 _ROMAN = re.compile(r"^(?:I{1,3}|IV|VI{0,3}|IX|X{1,3})$")
 # A token that reads as a name: internal capitals or digits (SMoRA, TinyCLIP, A-SDM, o1), or an all-caps acronym.
@@ -92,8 +92,13 @@ _APPOSITION = re.compile(
     rf"^\s*(?:the\s+)?({_NAME}{_END}|{_WORD}(?:\s+{_WORD}){{0,4}}{_END})(?:\s*\([^()]*\))?,\s+(?:a|an|the)\b"
 )
 _AFTER_VERB = re.compile(rf"^\s*({_NAME}){_END}(?!\s*\(|\s+[A-Z])")
+# "we propose Joint Flashback Adaptation.": capitalised words right after the verb, a name when the title has them
+_WORDS_AFTER_VERB = re.compile(
+    rf"^\s*({_WORD}(?:\s+{_WORD}){{1,4}}){_END}(?=\s*(?:[.,;(]|$)|\s+(?:for|to|that|which)\b)"
+)
 _OUR = re.compile(
-    rf"\b(?i:our) (?i:method|approach|algorithm|framework|model|system|technique),\s+({_NAME}{_END}|{_WORD}{_END})"
+    rf"\b(?i:our) (?i:(?:proposed |new |novel )?(?:method|approach|algorithm|framework|model|system|technique"
+    rf"|architecture|loss|module|layer|optimizer)),\s+((?:{_WORD}\s+)?{_NAME}{_END}|{_WORD}{_END})"
 )
 # "This work, Dynamic Subspace Learners, proposes ...": the name as an apposition to the subject.
 _THIS_WORK = re.compile(
@@ -137,7 +142,7 @@ def _paren_names(region: str) -> list[tuple[int, str, str]]:
         if _PRIOR_WORK.search(region[max(0, m.start() - 90) : m.start()]):
             continue  # "drawing from the work on Self-Expanding Networks (SENN)": someone else's method
         inner = clean_name(m.group(1))
-        before = re.findall(r"[\w+-]+", region[: m.start()])
+        before = re.findall(r"[A-Za-z0-9+]+", region[: m.start()])  # "token-Adaptive": two words
         if re.fullmatch(r"[\w+-]+", inner):  # an acronym after its description
             for n in range(1, min(len(before), len(inner) + 4) + 1):
                 if is_expansion(inner, " ".join(before[-n:])):
@@ -148,7 +153,7 @@ def _paren_names(region: str) -> list[tuple[int, str, str]]:
     return found
 
 
-def abstract_names(abstract: str, title_head: str | None = None) -> list[tuple[str, str | None, str]]:
+def abstract_names(abstract: str, title_head: str | None = None, title: str = "") -> list[tuple[str, str | None, str]]:
     """Names the abstract gives its own method, first first: (name, expansion or None, the words that said so)."""
     text = _LATEX_GROUP.sub(lambda m: m.group(1), abstract)
     text = re.sub(r"\$([^$]{1,30})\$", lambda m: clean_name(m.group(1)), text)
@@ -169,10 +174,22 @@ def abstract_names(abstract: str, title_head: str | None = None) -> list[tuple[s
                 found.append((offset + m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
                 if rx is not _AFTER_KIND:
                     break
+        words_run = _WORDS_AFTER_VERB.match(region) if re.search(_VERB, st.group(0), re.I) else None
+        if words_run and _key(words_run.group(1)) in _key(title):
+            found.append((base + words_run.start(1), clean_name(words_run.group(1)), None, words_run.group(0).strip()))
     for rx in (_OUR, _PASSIVE, _THIS_WORK):
         for m in rx.finditer(text):
             found.append((m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
     spelled = [_key(f[2]) for f in found if f[2] and _acceptable(f[1], title_head)]
+    # "we propose LLM-oriented token-Adaptive Knowledge Distillation (AdaKD)": a name met inside the description
+    # that an acronym in parentheses closes is part of that description.
+    closes = [f[0] for f in found if f[2] and _acceptable(f[1], title_head)]
+    inside = [
+        f
+        for f in found
+        if not f[2] and any(0 < q - f[0] < 100 and not re.search("[,;.]", text[f[0] : q]) for q in closes)
+    ]
+    found = [f for f in found if f not in inside]
     out: list[tuple[str, str | None, str]] = []
     seen: set[str] = set()
     for _, name, spelled_out, words in sorted(found, key=lambda f: f[0]):
@@ -213,7 +230,7 @@ def paper_method_name(title: str, abstract: str) -> tuple[str | None, str]:
     abstract gives for the title's lead words, then the title's name before its colon.
     """
     head = title_name(title)
-    names = abstract_names(abstract, head)
+    names = abstract_names(abstract, head, title)
     if head:
         key = _key(head)
         for name, expansion, words in names:

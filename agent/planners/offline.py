@@ -96,6 +96,9 @@ def skip_evidence(title: str, reading: contribution.Reading) -> list[tuple[float
             ev.append((first if i == 0 else more, f"{what}: '{st.words()}'"))
     if reading.of_kind("data", "system", "study") and not reading.of_kind("method"):
         ev.append((1.5, "states no method of its own"))
+    if reading.title_kind:
+        kind, head = reading.title_kind
+        ev.append((3.0, f"the title names {_KIND_WORDS[kind]}: '{head}'"))
     for i, words in enumerate(reading.framing[:3]):
         ev.append((2.0 if i == 0 else 1.0, f"frames a study: '{words}'"))
     for table, cap, what in (
@@ -109,6 +112,9 @@ def skip_evidence(title: str, reading: contribution.Reading) -> list[tuple[float
     if llm:
         ev.append((min(4.0, 2.0 * len(llm)), "an LLM-driven pipeline: " + ", ".join(f"'{t}'" for t in llm[:2])))
     return ev
+
+
+_KIND_WORDS = {"data": "a dataset/benchmark", "system": "a system or model", "study": "a study or a measure"}
 
 
 def method_evidence(reading: contribution.Reading) -> list[tuple[float, str]]:
@@ -158,6 +164,21 @@ class OfflinePlanner(Planner):
                     stated.append(fid)
         best = max(stated, key=lambda f: fam[f].score, default=None)
         against = [w for _, w in sorted(skip_ev, key=lambda e: -e[0])]
+        # Precision first: a paper that frames a study (in its abstract or its title), or introduces a dataset, a
+        # system or a study, and states no method of its own gets no module, however many topic words it uses.
+        looks_at = bool(
+            reading.framing or reading.of_kind("data", "system", "study") or reading.title_kind or reading.title_study
+        )
+        if best is not None and not method_ev and looks_at and not reading.title_survey:
+            return Triage(
+                family="skip",
+                reason="skip: states no method of its own; "
+                + "; ".join(against[:2])
+                + f" (nearest {best}: {', '.join(fam[best].cues[:3])})",
+                cues=against,
+                scores=scores,
+                confidence=round(max(0.6, 1.0 - _confidence(fam[best].score - skip)), 3),
+            )
         if reading.title_survey:
             return Triage(
                 family="skip",
