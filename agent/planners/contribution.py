@@ -98,6 +98,8 @@ _THEORY_FRAME = re.compile(
     re.I,
 )
 _KIND_RE = [(re.compile(rf"\b(?:{pat})\b", re.I), kind) for pat, kind in KINDS.items()]
+_ENDS_IN_KIND = re.compile(rf"\b(?:{'|'.join(KINDS)})$", re.I)  # the phrase's last noun is one we know
+_FAMILY = r"(?:family|series|suite|collection|zoo)"  # "a family of ... models": a set of models, not a method
 # "a 7B language model", "a multimodal foundation model": a model is a system report, not a method.
 _MODEL_REPORT = re.compile(
     r"\b(?:(?:large |small )?(?:language|multimodal|multi-modal|foundation|vision[- ]language|omni|reasoning|base|chat"
@@ -228,7 +230,7 @@ def _kind(phrase: str) -> str:
         return "system"
     if best == "system" and _METHOD_SYSTEM.search(phrase):
         return "method"  # a recommender system is what the recommendation family implements
-    if re.search(r"\b(?:family|series|suite|collection|zoo) of\b", phrase, re.I) and best in ("method", "system"):
+    if re.search(rf"\b{_FAMILY} of\b", phrase, re.I) and best in ("method", "system"):
         return "system"  # "a family of generative pretrained visual encoders": a model report
     if best == "method" and re.search(r"\btaxonom", phrase, re.I):
         return "study"  # "a new taxonomic approach": a way to sort other papers' methods
@@ -324,8 +326,7 @@ def read(title: str, abstract: str) -> Reading:
 def _head_kind(phrase: str) -> str:
     """The kind of a noun phrase's head, its last noun: "Building Simulated Environments" names a system,
     "Direct Quantized Training" nothing we know."""
-    ends_in_kind = any(re.search(rf"\b(?:{pat})$", phrase, re.I) for pat in KINDS)
-    return _kind(phrase) if ends_in_kind else ""
+    return _kind(phrase) if _ENDS_IN_KIND.search(phrase) else ""
 
 
 def _title_head(title: str) -> str:
@@ -334,6 +335,6 @@ def _title_head(title: str) -> str:
     head = _object_after(text, 0)
     # "Direct Quantized Training of Language Models" is about training; "A Family of ... Encoders" about models.
     m = re.search(r"\s(?:of|in|on|at)\s", head, re.I)
-    if m and not re.search(r"\b(?:family|series|suite|collection|zoo)$", head[: m.start()], re.I):
+    if m and not re.search(rf"\b{_FAMILY}$", head[: m.start()], re.I):
         head = head[: m.start()]
     return head

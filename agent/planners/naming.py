@@ -163,31 +163,32 @@ def abstract_names(abstract: str, title_head: str | None = None, title: str = ""
         end = text.find(". ", st.end())
         region = text[st.end() : end if end != -1 else len(text)][:300]
         base = st.end()
+        by_verb = bool(re.search(_VERB, st.group(0), re.I))  # "we propose ...", not "called" or "our method"
         for pos, name, expansion in _paren_names(region):
             found.append((base + pos, name, expansion, region[max(0, pos - 50) : pos + len(name) + 2]))
         for rx in (_CALLED, _APPOSITION, _AFTER_VERB, _AFTER_KIND):
             target = text[st.start() : base + len(region)] if rx is _CALLED else region
             offset = st.start() if rx is _CALLED else base
-            if rx is _AFTER_VERB and not re.search(_VERB, st.group(0), re.I):
+            if rx is _AFTER_VERB and not by_verb:
                 continue
             for m in rx.finditer(target):
                 found.append((offset + m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
                 if rx is not _AFTER_KIND:
                     break
-        words_run = _WORDS_AFTER_VERB.match(region) if re.search(_VERB, st.group(0), re.I) else None
+        words_run = _WORDS_AFTER_VERB.match(region) if by_verb else None
         if words_run and _key(words_run.group(1)) in _key(title):
             found.append((base + words_run.start(1), clean_name(words_run.group(1)), None, words_run.group(0).strip()))
     for rx in (_OUR, _PASSIVE, _THIS_WORK):
         for m in rx.finditer(text):
             found.append((m.start(1), clean_name(m.group(1)), None, m.group(0).strip()))
-    spelled = [_key(f[2]) for f in found if f[2] and _acceptable(f[1], title_head)]
+    acronyms = [f for f in found if f[2] and _acceptable(f[1], title_head)]  # names with their expansion
+    spelled = [_key(f[2]) for f in acronyms if f[2]]
     # "we propose LLM-oriented token-Adaptive Knowledge Distillation (AdaKD)": a name met inside the description
     # that an acronym in parentheses closes is part of that description.
-    closes = [f[0] for f in found if f[2] and _acceptable(f[1], title_head)]
     inside = [
         f
         for f in found
-        if not f[2] and any(0 < q - f[0] < 100 and not re.search("[,;.]", text[f[0] : q]) for q in closes)
+        if not f[2] and any(0 < a[0] - f[0] < 100 and not re.search("[,;.]", text[f[0] : a[0]]) for a in acronyms)
     ]
     found = [f for f in found if f not in inside]
     out: list[tuple[str, str | None, str]] = []

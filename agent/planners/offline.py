@@ -164,12 +164,20 @@ class OfflinePlanner(Planner):
                     stated.append(fid)
         best = max(stated, key=lambda f: fam[f].score, default=None)
         against = [w for _, w in sorted(skip_ev, key=lambda e: -e[0])]
+        if reading.title_survey:
+            return Triage(
+                family="skip",
+                reason=f"skip: a survey (title '{reading.title_survey}'), no method of its own",
+                cues=against,
+                scores=scores,
+                confidence=0.95,
+            )
         # Precision first: a paper that frames a study (in its abstract or its title), or introduces a dataset, a
         # system or a study, and states no method of its own gets no module, however many topic words it uses.
         looks_at = bool(
             reading.framing or reading.of_kind("data", "system", "study") or reading.title_kind or reading.title_study
         )
-        if best is not None and not method_ev and looks_at and not reading.title_survey:
+        if best is not None and not method_ev and looks_at:
             return Triage(
                 family="skip",
                 reason="skip: states no method of its own; "
@@ -178,14 +186,6 @@ class OfflinePlanner(Planner):
                 cues=against,
                 scores=scores,
                 confidence=round(max(0.6, 1.0 - _confidence(fam[best].score - skip)), 3),
-            )
-        if reading.title_survey:
-            return Triage(
-                family="skip",
-                reason=f"skip: a survey (title '{reading.title_survey}'), no method of its own",
-                cues=against,
-                scores=scores,
-                confidence=0.95,
             )
         if best is None:
             near = max(fam, key=lambda f: fam[f].score, default=None)
