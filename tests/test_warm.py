@@ -200,12 +200,19 @@ def test_a_failing_warm_path_falls_back_to_cold_and_says_so(process_sandbox: Pro
     assert broken.broken and broken not in pool._idle
 
 
-def test_every_family_and_option_gives_the_same_verdict_warm_and_cold(runtime_python: str) -> None:
+# Families whose tests exercise the most of what a warm worker could get wrong: optimizer state and RNG across
+# steps, samplers, routing with random noise, integer rounding, in-place weight surgery, pairwise losses. Every
+# family's every option combination passes warm in test_templates_check; cold runs of all of them would cost
+# a torch start-up each (two minutes on two cores) and test the templates again, not the worker.
+WARM_VS_COLD = ["optimizer", "diffusion", "mixture-of-experts", "quantization", "model-merging", "self-supervised"]
+
+
+def test_every_option_of_a_sample_of_families_gives_the_same_verdict_warm_and_cold(runtime_python: str) -> None:
     families = load_families()
     warm_sb, cold_sb = ProcessSandbox(), ProcessSandbox(warm=False)
     try:
-        warm = check_all(families, warm_sb)
-        cold = check_all(families, cold_sb)
+        warm = check_all(families, warm_sb, only=WARM_VS_COLD)
+        cold = check_all(families, cold_sb, only=WARM_VS_COLD)
     finally:
         warm_sb.close()
     key = lambda r: (r.family, tuple(r.options), r.hyperparameters)  # noqa: E731
@@ -217,7 +224,7 @@ def test_every_family_and_option_gives_the_same_verdict_warm_and_cold(runtime_py
         if verdicts[key(r)] != (r.ok, r.passed, r.failed)
     ]
     assert differ == []
-    assert all(r.ok for r in warm) and len(warm) > 100
+    assert {r.family for r in warm} == set(WARM_VS_COLD) and all(r.ok for r in warm) and len(warm) > 30
 
 
 def test_an_orphaned_fork_server_exits_when_its_caller_dies(runtime_python: str, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ _STATE = re.compile(
     rf"\b{_SUBJECT}{_ADVERBS}\s+(?:propose|introduce|present|design|develop|devise|build|construct|formulate"
     r"|put forward|establish|create|offer|contribute|describe|release|curate|collect|provide"
     r"|term|call|dub|coin)s?\b"
-    r"|\bwe\b[^.;]{0,100}?\b(?:to|and)(?: then| also| further| thus| finally)? (?:propose|introduce|present|design"
+    r"|\bwe\b[^.;]{0,160}?\b(?:to|and)(?: then| also| further| thus| finally)? (?:propose|introduce|present|design"
     r"|develop|devise)\b"
     # "we revisit this challenge ..., proposing SDM, a principled framework": the statement in a participle
     r"|\bwe\b[^.;]{0,160}?(?:,|\bby)\s+(?:proposing|introducing|presenting|developing|designing)\b"
@@ -42,11 +42,26 @@ _FOR_STUDY = re.compile(
     r"^[^.;]{0,40}?\b(?:investigation|analysis|analyses|comparisons?|understanding|characteri[sz]ation|study) of\b",
     re.I,
 )
+# "more memory-efficient than low-rank adaptation methods such as LoRA", "surpass diffusion transformers": what
+# a paper compares itself with is a baseline, not its method; such a clause runs to the next punctuation.
+_COMPARED = re.compile(
+    r"\b(?:than|surpass\w*|outperform\w*|beat(?:s|ing)?|rival(?:s|ing)?|(?:compared|comparable) (?:to|with)"
+    r"|in comparison (?:to|with)|relative to|versus|vs\.?)\s[^.;:,()]{0,80}",
+    re.I,
+)
+# "the DUAL score, which aims to identify important samples": a score that picks data is a selection method.
+_SCORE = re.compile(r"\b(?:scores?|metrics?|measures?)$", re.I)
+_PICKS_DATA = re.compile(
+    r"^[^.;]{0,80}?\b(?:identif|select|prun|filter|rank|re-?weight|weight|prioriti[sz]|discard|remov)\w*"
+    r"\s+(?:\w+\s+){0,3}?(?:samples|examples|instances|data|tokens|data points)\b",
+    re.I,
+)
 _NAMING = re.compile(r"(?:term|call|dub|coin)s?$", re.I)
 _GIVE = re.compile(r"(?:release|curate|collect|provide|describe|offer|contribute)s?$", re.I)
 # The object of a statement ends where a clause about it begins.
 _OBJECT_END = re.compile(
-    r"[.;:]|,(?!\s+(?:a|an|the|namely)\b)|\s(?:that|which|who|to|for|by|via|with|based|where|whose|in order"
+    r"[.;:]|,(?!\s+(?:a|an|the|namely)\b|\s+[A-Z][\w-]*[A-Z][\w-]*,)"  # not at ", EffiLoRA, a ..."
+    r"|\s(?:that|which|who|to|for|by|via|with|based|where|whose|in order"
     r"|consisting|comprising|capable|designed|tailored|aiming|aimed|leveraging|using|built|derived|encompassing"
     r"|enabling|from|on|as|of (?:the|our)|into|under|inspired|specifically)\b",
 )  # lower case only: "Preference As Reward (PAR)" is a name, not a clause
@@ -90,7 +105,8 @@ KINDS: dict[str, str] = {
     r"|layers?|modules?|blocks?|mechanisms?|adapters?|architectures?|networks?|operators?|strateg(?:y|ies)"
     r"|schemes?|frameworks?|procedures?|estimators?|samplers?|schedul(?:e|es|er|ers)|optimi[sz]ers?"
     r"|attention|projectors?|formulations?|criteri(?:on|a)|initiali[sz]ations?|gates?|routers?|encoders?"
-    r"|decoders?|paradigms?|recipes?|units?|kernels?|heads?|tokenizers?|embeddings?|models?": "method",
+    r"|decoders?|paradigms?|recipes?|units?|kernels?|heads?|tokenizers?|embeddings?|models?"
+    r"|modifications?|variants?|extensions?|reformulations?|tricks?": "method",  # "a minimal modification to RL"
 }
 _THEORY_FRAME = re.compile(
     r"\b(?:theoretical|mathematical|analytical|conceptual|formal|unifying|unified theoretical)"
@@ -164,7 +180,12 @@ TITLE_STUDY = re.compile(
     r"(?:study|analysis|investigation|evaluation|examination|comparison)\b"
     r"|(?:^|(?::\s*|\b(?:a|an|new)\s+)(?:[\w-]+\s+){0,5}?)(?:benchmark|dataset|corpus|testbed|leaderboard)s?\b"
     r"(?!\s+(?:distillation|condensation|pruning|selection|compression))"
-    r"|\b(?:technical report|scaling laws?|exploration of)\b",
+    r"|\b(?:technical report|scaling laws?|exploration of)\b"
+    r"|(?:^|:\s*)(?:the )?(?:myths?|unreasonable effectiveness|pitfalls|illusions?|roles?|impacts?|effects?"
+    r"|limits|limitations) of\b"
+    # "Convergence of Adam in ...", "On the Expressivity of ...": a property of something that exists
+    r"|^(?:on )?(?:the )?(?:convergence|generali[sz]ation (?:bounds?|error)|expressiv(?:ity|e power)|sample complexity"
+    r"|implicit bias|learnability|identifiability|optimality|approximation (?:power|error|rates?)) (?:of|for|in)\b",
     re.I,
 )
 TITLE_SURVEY = re.compile(r"\b(?:survey|overview|tutorial|position paper|a review|systematic review)\b", re.I)
@@ -204,6 +225,16 @@ class Reading:
         return " ".join(self.sentences[self.start :])
 
     @property
+    def own_text(self) -> str:
+        """The paper's own work without the clauses that compare it with baselines."""
+        return _COMPARED.sub(" ", self.contribution_text)
+
+    @property
+    def compared_text(self) -> str:
+        """The comparison clauses of the paper's own work: what it is measured against."""
+        return " ".join(m.group(0) for m in _COMPARED.finditer(self.contribution_text))
+
+    @property
     def background_text(self) -> str:
         return " ".join(self.sentences[: self.start])
 
@@ -221,6 +252,10 @@ def sentences(text: str) -> list[str]:
 
 
 def _kind(phrase: str) -> str:
+    # "the first systematic study of distillation across models": the head is the noun before "of"
+    m = re.search(r"\sof\s", phrase)
+    if m and not re.search(rf"\b{_FAMILY}$", phrase[: m.start()], re.I) and _ENDS_IN_KIND.search(phrase[: m.start()]):
+        phrase = phrase[: m.start()]
     best, where = "unnamed", -1
     for rx, kind in _KIND_RE:
         for m in rx.finditer(phrase):
@@ -275,8 +310,11 @@ def read(title: str, abstract: str) -> Reading:
             if passive and (_OTHERS.match(sent) or _OTHERS.match(phrase)):
                 continue
             kind = _kind(phrase) if phrase else "unnamed"
-            if kind == "method" and not passive and _FOR_STUDY.match(sent[m.end() + len(phrase) + 1 :]):
+            after = sent[m.end() + len(phrase) + 1 :]
+            if kind == "method" and not passive and _FOR_STUDY.match(after):
                 kind = "study"
+            elif kind == "study" and _SCORE.search(phrase) and _PICKS_DATA.match(after):
+                kind = "method"
             if not phrase or (kind == "method" and _GIVE.match(m.group(0).split()[-1])):
                 continue  # "we release our code and models", "we provide a method to ...": not the contribution
             if _NAMING.match(m.group(0).split()[-1]) and kind != "method":

@@ -44,7 +44,7 @@ def clean_name(raw: str) -> str:
     text = re.sub(r"[{}$`'\"‘’“”]", "", text)
     text = re.sub(r"(?<=[A-Za-z0-9])[_^](?=[A-Za-z0-9])", "", text)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = re.sub(r"[^A-Za-z0-9+\- ]+", " ", text)
+    text = re.sub(r"(?:[^A-Za-z0-9+\-. ]|(?<!\d)\.|\.(?!\d))+", " ", text)  # "b1.58" keeps its point
     return " ".join(text.split()).strip(" -")
 
 
@@ -77,15 +77,17 @@ _VERB = (
     r"\b(?:we|this (?:paper|work|study)|our (?:work|paper))\s+(?:(?:first|further|also|then|here|thus|now|\w+ly)\s+)*"
     r"(?:propose|introduce|present|design|develop|devise|build|construct|formulate|put forward|establish|offer"
     r"|contribute|call|term|name|dub|coin)s?\b"
-    r"|\bwe\b[^.;]{0,100}?\b(?:to|and) (?:propose|introduce|present|design|develop|devise)\b"
+    r"|\bwe\b[^.;]{0,160}?\b(?:to|and) (?:propose|introduce|present|design|develop|devise)\b"
 )
 _STATEMENT = re.compile(
     _VERB + r"|\b(?:called|named|termed|dubbed|coined|referred to as)\b|\b(?:the|our) proposed\b"
     r"|\bour (?:new |novel |proposed )?(?:method|approach|algorithm|framework|model|system|technique)\b",
     re.I,
 )
+_VERSION = r"(?:\s+v?\d[\d.]*\d|\s+v?\d|\s+[a-z]\d[\d.]*\d)"  # "BitNet b1.58", "Foo v2"
 _CALLED = re.compile(
-    rf"\b(?:called|named|termed|dubbed|coined|referred to as)\s+(?:the\s+|as\s+)?((?:{_WORD})(?:\s+{_WORD}){{0,3}})"
+    rf"\b(?:called|named|namely|termed|dubbed|coined|referred to as)\s+(?:the\s+|as\s+)?"
+    rf"((?:{_WORD})(?:\s+{_WORD}){{0,3}}{_VERSION}?)"
 )
 _END = r"(?![\w+-])"  # a whole token: no backing off into "Static-for" from "Static-for-Dynamic"
 _APPOSITION = re.compile(

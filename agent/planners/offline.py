@@ -54,7 +54,7 @@ class FamilyScore:
 def score_family(family: FamilySpec, title: str, reading: contribution.Reading) -> FamilyScore:
     """Weighted count of distinct cues: more in the title, less where only the background mentions them."""
     score, cues, stated, in_background = 0.0, [], False, False
-    own, background = reading.contribution_text, reading.background_text
+    own, background, compared = reading.own_text, reading.background_text, reading.compared_text
     for weight, patterns, strong in ((STRONG, family.cues.strong, True), (WEAK, family.cues.weak, False)):
         for pat in patterns:
             m = re.search(pat, title, re.I)
@@ -66,6 +66,10 @@ def score_family(family: FamilySpec, title: str, reading: contribution.Reading) 
                 score += weight * BACKGROUND
                 cues.append(f"{m.group(0).strip().lower()} (background)")
                 in_background = in_background or strong
+                continue
+            elif m := re.search(pat, compared, re.I):  # a baseline: counts as little, and never states the family
+                score += weight * BACKGROUND
+                cues.append(f"{m.group(0).strip().lower()} (compared with)")
                 continue
             else:
                 continue
@@ -120,6 +124,8 @@ _KIND_WORDS = {"data": "a dataset/benchmark", "system": "a system or model", "st
 def method_evidence(reading: contribution.Reading) -> list[tuple[float, str]]:
     """A statement that the paper contributes a method (a loss, a layer, a strategy...), and its name."""
     own = [s for s in reading.of_kind("method", "unnamed") if not s.llm_driven and (s.kind == "method" or s.named)]
+    if reading.title_kind and reading.title_kind[0] == "system":  # "LibMoE: A Library": its "framework" is that
+        own = [s for s in own if not re.search(r"\bframeworks?$", s.phrase, re.I)]
     ev: list[tuple[float, str]] = []
     if own:
         shown = next((s for s in own if s.named), own[0])  # quote the statement that names the method
@@ -199,7 +205,7 @@ class OfflinePlanner(Planner):
             )
         evidence = fam[best].score + method - skip
         confidence = _confidence(evidence)
-        cues = sorted(fam[best].cues, key=lambda c: c.endswith("(background)"))
+        cues = sorted(fam[best].cues, key=lambda c: c.endswith(("(background)", "(compared with)")))
         if confidence < PICK_FLOOR:
             return Triage(
                 family="skip",
