@@ -70,10 +70,14 @@ def test_a_pick_says_what_the_abstract_states_and_which_cues_chose_the_family(tr
 
 def test_confidence_orders_clear_methods_above_borderline_picks(triage) -> None:
     clear = triage("TinyCLIP").confidence
-    mixed = triage("Overcoming the Pitfalls of Vision-Language Model Finetuning").confidence  # method found late
-    borderline = triage("WiCo")  # a method, but hardly a family's words
+    mixed = triage("One Initialization to Rule them All").confidence  # its family clear, its method unstated
+    borderline = triage("Overcoming the Pitfalls of Vision-Language Model Finetuning")  # one word of its family
     assert clear > mixed > borderline.confidence
     assert borderline.family != "skip" and borderline.confidence < RunConfig.model_fields["min_confidence"].default
+    assert "few of distillation's words" in borderline.reason
+    # A method whose only link to a family is a background word and a negative one: no module at all.
+    wico = triage("WiCo")
+    assert wico.family == "skip" and "few of recommendation's words" in wico.reason, wico.reason
 
 
 def test_a_study_full_of_a_familys_words_but_no_method_of_its_own_is_skipped(triage) -> None:
@@ -94,7 +98,7 @@ async def test_min_confidence_skips_a_less_sure_pick_as_low_confidence(
     papers: dict[str, Paper], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(graph, "get_stream_writer", lambda: lambda event: None)
-    wico = next(p for t, p in papers.items() if t.startswith("WiCo"))  # picked, but with little evidence
+    ogen = next(p for t, p in papers.items() if t.startswith("Overcoming the Pitfalls"))  # picked, little evidence
 
     async def triage_at(threshold: float) -> dict:
         config = RunConfig(run_id="t", inputs=[], repo=str(tmp_path), min_confidence=threshold)
@@ -104,7 +108,7 @@ async def test_min_confidence_skips_a_less_sure_pick_as_low_confidence(
             planner=OfflinePlanner(),
             repo=SimpleNamespace(find=lambda paper_id: None, rejected=lambda: {}),
         )
-        return await graph.triage_node({"paper": wico}, SimpleNamespace(context=svc))
+        return await graph.triage_node({"paper": ogen}, SimpleNamespace(context=svc))
 
     strict = await triage_at(0.5)
     t = strict["triage"]
@@ -170,6 +174,7 @@ def test_no_method_of_its_own_means_no_module_however_many_family_words(title: s
         ("We first analyze why adapters forget, and then introduce a new adapter, SpecLoRA.", "a new adapter"),
         ("We, therefore, propose SpecLoRA, a low-rank adapter whose rank grows.", "SpecLoRA, a low-rank adapter"),
         ("We term this novel adapter the Spectral (SpecLoRA) adapter.", "this novel adapter the Spectral (SpecLoRA)"),
+        ("These insights motivate SpecLoRA, a low-rank adapter whose rank grows.", "SpecLoRA, a low-rank adapter"),
     ],
 )
 def test_the_ways_an_abstract_states_its_method(statement: str, quoted: str) -> None:
@@ -282,6 +287,10 @@ def test_a_name_given_by_namely_keeps_its_version() -> None:
         "The Era of Ternary Models", "We introduce a ternary LLM variant, namely BitNet b1.58, in which every weight"
     )
     assert got[0] == "BitNet b1.58" and "namely BitNet b1.58" in got[1], got
+    got = paper_method_name(
+        "Doubly Debiased Prompt Tuning", "We propose a Doubly Debiased Prompt Tuning method, abbreviated as D2PT."
+    )
+    assert got[0] == "D2PT", got
 
 
 # ------------------------------------------------------------------------------------------ names

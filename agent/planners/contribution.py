@@ -28,7 +28,10 @@ _STATE = re.compile(
     r"|develop|devise)\b"
     # "we revisit this challenge ..., proposing SDM, a principled framework": the statement in a participle
     r"|\bwe\b[^.;]{0,160}?(?:,|\bby)\s+(?:proposing|introducing|presenting|developing|designing)\b"
-    r"|\b(?:is|are)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed|designed|devised)\b",
+    r"|\b(?:is|are)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed|designed|devised)\b"
+    # "These insights motivate G2RPO-A, an adaptive algorithm", "which motivates us to propose ..."
+    r"|\b(?:insights?|findings?|observations?|analys[ie]s|results?) (?:motivate|inspire)s?\b"
+    r"|\b(?:motivat|inspir|lead|prompt)\w* us to (?:propose|introduce|present|design|develop|devise)\b",
     re.I,
 )
 # A passive statement about what others did ("such models are developed in isolation") states nothing of ours.
@@ -159,6 +162,7 @@ THEORY_WORDS: dict[str, float] = {
     r"\btheoretical (?:analysis|framework|results?|insights?|understanding|guarantees?|conditions)\b": 1.0,
     r"\b(?:mathematical|theoretical) framework\b|\bgradient dynamics\b|\blearning dynamics\b": 1.0,
     r"\b(?:upper|lower|generali[sz]ation|regret) bounds?\b|\bconvergence (?:rate|guarantee|analysis)\b": 1.0,
+    r"\bminimax(?:[- ]optimal)? rates?\b|\b(?:excess|population) risk\b|\bgenerali[sz]ation analysis\b": 1.0,
 }
 SYSTEM_WORDS: dict[str, float] = {
     r"\btechnical report\b": 3.0,
@@ -184,8 +188,9 @@ TITLE_STUDY = re.compile(
     r"|(?:^|:\s*)(?:the )?(?:myths?|unreasonable effectiveness|pitfalls|illusions?|roles?|impacts?|effects?"
     r"|limits|limitations) of\b"
     # "Convergence of Adam in ...", "On the Expressivity of ...": a property of something that exists
-    r"|^(?:on )?(?:the )?(?:convergence|generali[sz]ation (?:bounds?|error)|expressiv(?:ity|e power)|sample complexity"
-    r"|implicit bias|learnability|identifiability|optimality|approximation (?:power|error|rates?)) (?:of|for|in)\b",
+    r"|^(?:on )?(?:the )?(?:convergence|generali[sz]ation(?: bounds?| error)?|expressiv(?:ity|e power)"
+    r"|sample complexity|implicit bias|learnability|identifiability|optimality"
+    r"|approximation (?:power|error|rates?)) (?:of|for|in)\b",
     re.I,
 )
 TITLE_SURVEY = re.compile(r"\b(?:survey|overview|tutorial|position paper|a review|systematic review)\b", re.I)

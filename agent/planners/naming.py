@@ -86,7 +86,7 @@ _STATEMENT = re.compile(
 )
 _VERSION = r"(?:\s+v?\d[\d.]*\d|\s+v?\d|\s+[a-z]\d[\d.]*\d)"  # "BitNet b1.58", "Foo v2"
 _CALLED = re.compile(
-    rf"\b(?:called|named|namely|termed|dubbed|coined|referred to as)\s+(?:the\s+|as\s+)?"
+    rf"\b(?:called|named|namely|termed|dubbed|coined|referred to as|abbreviated)\s+(?:the\s+|as\s+)?"
     rf"((?:{_WORD})(?:\s+{_WORD}){{0,3}}{_VERSION}?)"
 )
 _END = r"(?![\w+-])"  # a whole token: no backing off into "Static-for" from "Static-for-Dynamic"

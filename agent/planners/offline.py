@@ -32,6 +32,9 @@ METHOD_CUES = re.compile(
 # LLM pipeline; confidence = logistic((evidence - MIDPOINT) / SPREAD). Below PICK_FLOOR the planner skips;
 # between it and `--min-confidence` the run skips with "low confidence".
 MIDPOINT, SPREAD, PICK_FLOOR = 6.0, 2.5, 0.2
+# A family met by one or two of its words (its evidence below FAMILY_FLOOR: one strong cue in the title, two in the
+# abstract) is weak evidence that the method is of that family: each missing point costs THIN.
+FAMILY_FLOOR, THIN = 6.0, 1.0
 
 
 def _find(patterns: list[str], text: str) -> list[str]:
@@ -204,6 +207,9 @@ class OfflinePlanner(Planner):
                 confidence=round(1.0 - _confidence(-skip), 3) if skip else 0.9,
             )
         evidence = fam[best].score + method - skip
+        if fam[best].score < FAMILY_FLOOR:  # a stated method that a family's words barely touch: likely none of ours
+            evidence -= THIN * (FAMILY_FLOOR - fam[best].score)
+            against.insert(0, f"few of {best}'s words ({fam[best].score:.1f} < {FAMILY_FLOOR:.0f})")
         confidence = _confidence(evidence)
         cues = sorted(fam[best].cues, key=lambda c: c.endswith(("(background)", "(compared with)")))
         if confidence < PICK_FLOOR:
