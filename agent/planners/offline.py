@@ -32,8 +32,8 @@ METHOD_CUES = re.compile(
 # LLM pipeline; confidence = logistic((evidence - MIDPOINT) / SPREAD). Below PICK_FLOOR the planner skips;
 # between it and `--min-confidence` the run skips with "low confidence".
 MIDPOINT, SPREAD, PICK_FLOOR = 6.0, 2.5, 0.2
-# A family met by one or two of its words (its evidence below FAMILY_FLOOR: one strong cue in the title, two in the
-# abstract) is weak evidence that the method is of that family: each missing point costs THIN.
+# A family met by few of its words (its evidence below FAMILY_FLOOR, what one strong cue in the title or two in the
+# abstract give) is weak evidence that the method is of that family: each missing point costs THIN.
 FAMILY_FLOOR, THIN = 6.0, 1.0
 
 
