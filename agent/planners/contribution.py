@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from agent.planners.naming import COMMON_ACRONYMS
 
@@ -225,21 +226,22 @@ class Reading:
     title_survey: str | None = None
     title_kind: tuple[str, str] | None = None  # (kind, phrase): the title's head phrase names no method
 
-    @property
+    # Cached: every family's score reads these texts (the sentences and `start` never change after `read`).
+    @cached_property
     def contribution_text(self) -> str:
         return " ".join(self.sentences[self.start :])
 
-    @property
+    @cached_property
     def own_text(self) -> str:
         """The paper's own work without the clauses that compare it with baselines."""
         return _COMPARED.sub(" ", self.contribution_text)
 
-    @property
+    @cached_property
     def compared_text(self) -> str:
         """The comparison clauses of the paper's own work: what it is measured against."""
         return " ".join(m.group(0) for m in _COMPARED.finditer(self.contribution_text))
 
-    @property
+    @cached_property
     def background_text(self) -> str:
         return " ".join(self.sentences[: self.start])
 
@@ -258,9 +260,10 @@ def sentences(text: str) -> list[str]:
 
 def _kind(phrase: str) -> str:
     # "the first systematic study of distillation across models": the head is the noun before "of"
-    m = re.search(r"\sof\s", phrase)
-    if m and not re.search(rf"\b{_FAMILY}$", phrase[: m.start()], re.I) and _ENDS_IN_KIND.search(phrase[: m.start()]):
-        phrase = phrase[: m.start()]
+    of = re.search(r"\sof\s", phrase)
+    head = phrase[: of.start()] if of else ""
+    if head and not re.search(rf"\b{_FAMILY}$", head, re.I) and _ENDS_IN_KIND.search(head):
+        phrase = head
     best, where = "unnamed", -1
     for rx, kind in _KIND_RE:
         for m in rx.finditer(phrase):
