@@ -137,10 +137,12 @@ def test_kill_and_resume_gives_the_same_commits(baseline, tmp_path: Path, kill_p
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    cli.run("resume", "crash")
+    done = cli.run("resume", "crash")
     ids = committed_ids(repo)
-    assert sorted(ids) == expected  # same set, and no id twice
     resumed = cli.report("crash")
+    rows = "\n".join(f"{p['paper_id']}: {p['status']}: {p['reason'][:300]}" for p in resumed["papers"])
+    why = f"resume after a kill at {kill_point}:\n{rows}\nstderr:\n{done.stderr[-3000:]}"
+    assert sorted(ids) == expected, why  # same set, and no id twice
     assert resumed["finished_at"] is not None
     assert resumed["totals"]["committed"] == len(expected) and resumed["totals"]["pending"] == 0
 
