@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -145,6 +146,33 @@ def test_kill_and_resume_gives_the_same_commits(baseline, tmp_path: Path, kill_p
     assert sorted(ids) == expected, why  # same set, and no id twice
     assert resumed["finished_at"] is not None
     assert resumed["totals"]["committed"] == len(expected) and resumed["totals"]["pending"] == 0
+
+
+@pytest.mark.parametrize("step", [0, 1])
+def test_crash_between_a_steps_writes_and_its_checkpoint_is_resumed(baseline, tmp_path: Path, step: int) -> None:
+    """Killed after step 0's (the digest read) or step 1's (the papers fanned out) writes were saved and
+    before that step's checkpoint: `resume` once took that for a finished run and did nothing."""
+    from tests.crash_at_checkpoint import CRASH_EXIT
+
+    _, _, report, _ = baseline
+    expected = sorted(p["paper_id"] for p in report["papers"] if p["status"] == "committed")
+    cli = make_cli(tmp_path)
+    args = ("run", str(MINI), "--repo", "repo", "--run-id", "crash", "--sandbox", "process", "--concurrency", "1")
+    crashed = subprocess.run(
+        [sys.executable, "-m", "tests.crash_at_checkpoint", str(step), *args],
+        cwd=tmp_path,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
+    assert committed_ids(tmp_path / "repo") == []  # nothing was committed before the crash
+    done = cli.run("resume", "crash")
+    resumed = cli.report("crash")
+    assert sorted(committed_ids(tmp_path / "repo")) == expected, done.stderr[-2000:]
+    assert resumed["finished_at"] is not None
+    assert resumed["totals"]["papers"] == 6 and resumed["totals"]["pending"] == 0
 
 
 def test_broken_template_fails_one_paper_and_the_batch_completes(tmp_path: Path, runtime_python: str) -> None:

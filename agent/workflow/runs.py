@@ -148,8 +148,10 @@ async def _execute(
             payload = {"inputs": config.inputs}
         else:
             payload = None  # continue the saved thread from its last checkpoint
-        if payload is None and not current.next and current.created_at is not None:
-            pass  # already finished: nothing to run, just report again below
+        if payload is None and current.created_at is not None and not current.tasks:
+            # Finished: no task left at all. (`next` is not enough: a process killed after a step's writes
+            # were saved but before its checkpoint leaves tasks whose writes are in, and `next` empty.)
+            pass  # nothing to run, just report again below
         else:
             async for _ns, mode, chunk in app.astream(
                 payload, cfg, context=svc, stream_mode=["updates", "custom"], subgraphs=True
@@ -161,7 +163,7 @@ async def _execute(
     papers_seen = values.get("papers", [])
     outcomes = values.get("outcomes", [])
     pending = [ReviewRequest.model_validate(i.value) for i in state.interrupts]
-    finished = not state.next
+    finished = not state.tasks
     rep = reports.build_report(
         config,
         papers_seen,
