@@ -282,6 +282,79 @@ def test_a_theory_title_leaves_a_method_word_below_the_default_confidence() -> N
     assert t.family == "skip" or t.confidence < RunConfig.model_fields["min_confidence"].default, t
 
 
+# Constructed abstracts for the rules of the round scored on sets U+V (see the README's "Method families").
+@pytest.mark.parametrize(
+    ("title", "abstract", "family", "says"),
+    [
+        (  # a metric "for coreset selection" picks data: a selection method, not a measure; its LaTeX name reads
+            "Coresets from Loss Curves",
+            "Training on all data is costly. To address this, we propose Loss Curve Agreement ($\\mathtt{LCA}$), a "
+            "simple metric for coreset selection that keeps the most useful training samples.",
+            "data-selection",
+            "states a method: 'Loss Curve Agreement (LCA), a simple metric'",
+        ),
+        (  # the title's "Selecting Influential Data" says which family an optimizer-aware selector belongs to
+            "GradSel: Selecting Influential Data for Instruction Tuning",
+            "We propose GradSel, an optimizer-aware algorithm that estimates data influence from Adam gradients "
+            "and keeps the most relevant examples for instruction data selection.",
+            "data-selection",
+            "states a method: 'GradSel, an optimizer-aware algorithm'",
+        ),
+        (  # a preference-optimization loss is of the policy-optimization family, though it needs no reward model
+            "OddsPO: Monolithic Preference Optimization",
+            "Preference alignment needs a separate phase after supervised fine-tuning. We introduce a reference "
+            "model-free odds ratio preference optimization algorithm, OddsPO, that aligns during fine-tuning.",
+            "policy-optimization",
+            "states a method:",
+        ),
+    ],
+)
+def test_selection_metrics_titles_and_preference_losses_state_their_family(
+    title: str, abstract: str, family: str, says: str
+) -> None:
+    t = _decide(title, abstract)
+    assert t.family == family and says in t.reason, t.reason
+
+
+@pytest.mark.parametrize(
+    ("title", "abstract", "says"),
+    [
+        (  # "we establish that ...": a claim the paper proves, not a thing it builds
+            "Adaptive Optimizers and Their Geometry",
+            "Adaptive optimizers such as Adam reduce to normalized steepest descent. We establish that adaptive "
+            "smoothness enables acceleration of adaptive optimizers with Nesterov momentum in the convex setting, "
+            "with dimension-free convergence guarantees.",
+            "theory wording: 'convergence guarantees'",
+        ),
+        (  # "an evaluation framework" measures methods: a study, however many pruning words it uses
+            "CompBench: Comparing Compressed Language Models",
+            "Pruning and quantization compress large models. We introduce CompBench, a unified evaluation framework "
+            "for compressed models, and find that pruning hurts reasoning the most.",
+            "introduces a study or a measure: 'CompBench, a unified evaluation framework'",
+        ),
+        (  # theory's words, no method statement and no name of its own: an analysis of routing
+            "Phases of Expert Routing in Mixture-of-Experts Training",
+            "We model mixture-of-experts token routing as a congestion game. Tracking the router's load balance "
+            "across checkpoints of open models reveals three phases of expert routing and top-k experts. The "
+            "theoretical framework explains the load-balancing loss.",
+            "states no method of its own",
+        ),
+    ],
+)
+def test_claims_evaluation_frameworks_and_unnamed_theory_are_no_method(title: str, abstract: str, says: str) -> None:
+    t = _decide(title, abstract)
+    assert t.family == "skip" and says in t.reason, t.reason
+
+
+def test_this_paper_explores_and_introduces_states_what_it_introduces() -> None:
+    t = _decide(
+        "Feature Prediction for Learning from Video",
+        "Contrastive objectives need negatives. This paper explores feature prediction as an objective for "
+        "self-supervised learning and introduces a masked feature prediction loss over video clips, VidPred.",
+    )
+    assert t.family == "self-supervised" and "states a method: 'a masked feature prediction loss" in t.reason, t.reason
+
+
 def test_a_name_given_by_namely_keeps_its_version() -> None:
     got = paper_method_name(
         "The Era of Ternary Models", "We introduce a ternary LLM variant, namely BitNet b1.58, in which every weight"

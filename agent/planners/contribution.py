@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from agent.planners.naming import COMMON_ACRONYMS
+from agent.planners.naming import COMMON_ACRONYMS, strip_latex
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'`\\])")
 
@@ -25,8 +25,8 @@ _STATE = re.compile(
     rf"\b{_SUBJECT}{_ADVERBS}\s+(?:propose|introduce|present|design|develop|devise|build|construct|formulate"
     r"|put forward|establish|create|offer|contribute|describe|release|curate|collect|provide"
     r"|term|call|dub|coin)s?\b"
-    r"|\bwe\b[^.;]{0,160}?\b(?:to|and)(?: then| also| further| thus| finally)? (?:propose|introduce|present|design"
-    r"|develop|devise)\b"
+    rf"|\b{_SUBJECT}\b[^.;]{{0,160}}?\b(?:to|and)(?: then| also| further| thus| finally)? (?:propose|introduce"
+    r"|present|design|develop|devise)s?\b"
     # "we revisit this challenge ..., proposing SDM, a principled framework": the statement in a participle
     r"|\bwe\b[^.;]{0,160}?(?:,|\bby)\s+(?:proposing|introducing|presenting|developing|designing)\b"
     r"|\b(?:is|are)\s+(?:\w+ly\s+)?(?:proposed|introduced|presented|developed|designed|devised)\b"
@@ -57,9 +57,13 @@ _COMPARED = re.compile(
 _SCORE = re.compile(r"\b(?:scores?|metrics?|measures?)$", re.I)
 _PICKS_DATA = re.compile(
     r"^[^.;]{0,80}?\b(?:identif|select|prun|filter|rank|re-?weight|weight|prioriti[sz]|discard|remov)\w*"
-    r"\s+(?:\w+\s+){0,3}?(?:samples|examples|instances|data|tokens|data points)\b",
+    r"\s+(?:\w+\s+){0,3}?(?:samples|examples|instances|data|tokens|data points)\b"
+    # "a simple and scalable metric for coreset selection"
+    r"|^\s*for\s+(?:[\w-]+\s+){0,2}?(?:coreset|subset|data|sample|example|instance)s?\s+(?:selection|pruning|filtering)\b",
     re.I,
 )
+# "we establish that adaptive smoothness enables ...", "we describe how ...": a claim or an account, not a thing built
+_CLAIM = re.compile(r"^(?:that|how|whether|why|what|when|where)\b", re.I)
 _NAMING = re.compile(r"(?:term|call|dub|coin)s?$", re.I)
 _GIVE = re.compile(r"(?:release|curate|collect|provide|describe|offer|contribute)s?$", re.I)
 # The object of a statement ends where a clause about it begins.
@@ -162,7 +166,7 @@ THEORY_WORDS: dict[str, float] = {
     r"\bwe (?:prove|derive)\b|\bprovabl[ey]\b|\btheorems?\b|\bfirst principles\b": 1.5,
     r"\btheoretical (?:analysis|framework|results?|insights?|understanding|guarantees?|conditions)\b": 1.0,
     r"\b(?:mathematical|theoretical) framework\b|\bgradient dynamics\b|\blearning dynamics\b": 1.0,
-    r"\b(?:upper|lower|generali[sz]ation|regret) bounds?\b|\bconvergence (?:rate|guarantee|analysis)\b": 1.0,
+    r"\b(?:upper|lower|generali[sz]ation|regret) bounds?\b|\bconvergence (?:rates?|guarantees?|analys[ie]s)\b": 1.0,
     r"\bminimax(?:[- ]optimal)? rates?\b|\b(?:excess|population) risk\b|\bgenerali[sz]ation analysis\b": 1.0,
 }
 SYSTEM_WORDS: dict[str, float] = {
@@ -279,6 +283,10 @@ def _kind(phrase: str) -> str:
         return "study"  # "a new taxonomic approach": a way to sort other papers' methods
     if best == "method" and _THEORY_FRAME.search(phrase):
         return "study"  # "a theoretical framework explaining ...": an account of something, not a module
+    if best == "method" and re.search(
+        r"\b(?:evaluation|benchmarking|assessment) (?:framework|protocol|pipeline)s?\b", phrase, re.I
+    ):
+        return "study"  # "UniComp, a unified evaluation framework": a way to measure methods, not one
     if best == "method" and re.search(r"\bopen-?sourc", phrase, re.I):
         return "system"  # "introduces and open-sources a framework": software, not a module
     return best
@@ -306,6 +314,7 @@ def _weighted(table: dict[str, float], text: str) -> list[tuple[float, str]]:
 
 
 def read(title: str, abstract: str) -> Reading:
+    abstract = strip_latex(abstract)
     sents = sentences(abstract)
     statements: list[Statement] = []
     framing: list[str] = []
@@ -316,6 +325,8 @@ def read(title: str, abstract: str) -> Reading:
             passive = m.group(0).lower().startswith(("is ", "are "))
             phrase = _object_before(sent, m.start()) if passive else _object_after(sent, m.end())
             if passive and (_OTHERS.match(sent) or _OTHERS.match(phrase)):
+                continue
+            if not passive and _CLAIM.match(phrase):
                 continue
             kind = _kind(phrase) if phrase else "unnamed"
             after = sent[m.end() + len(phrase) + 1 :]

@@ -120,6 +120,13 @@ _PRIOR_WORK = re.compile(
     re.I,
 )
 _LATEX_GROUP = re.compile(r"\$?\\(?:textsc|textbf|textit|texttt|emph|mathrm|mathbf|mathsf|mathtt|text)\{([^{}]*)\}\$?")
+
+
+def strip_latex(text: str) -> str:
+    """`$\\mathtt{CLD}$` -> `CLD`: a name set in LaTeX reads as the name."""
+    return _LATEX_GROUP.sub(lambda m: m.group(1), text)
+
+
 _FUNCTION_WORDS = {"on", "towards", "toward", "from", "beyond", "when", "where", "why", "how", "what", "the", "a", "an"}
 _GENERIC_WORDS = {"we", "this", "the", "our", "in", "a", "an", "it", "to", "these", "its", "specifically", "first"}
 
@@ -157,7 +164,7 @@ def _paren_names(region: str) -> list[tuple[int, str, str]]:
 
 def abstract_names(abstract: str, title_head: str | None = None, title: str = "") -> list[tuple[str, str | None, str]]:
     """Names the abstract gives its own method, first first: (name, expansion or None, the words that said so)."""
-    text = _LATEX_GROUP.sub(lambda m: m.group(1), abstract)
+    text = strip_latex(abstract)
     text = re.sub(r"\$([^$]{1,30})\$", lambda m: clean_name(m.group(1)), text)
     text = re.sub(r"[`‘’“”\"]|(?<=\w)'(?=[\s,.;:)])", "", text)  # quotes around a name
     found: list[tuple[int, str, str | None, str]] = []

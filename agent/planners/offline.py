@@ -181,10 +181,15 @@ class OfflinePlanner(Planner):
                 scores=scores,
                 confidence=0.95,
             )
-        # Precision first: a paper that frames a study (in its abstract or its title), or introduces a dataset, a
-        # system or a study, and states no method of its own gets no module, however many topic words it uses.
+        # Precision first: a paper that frames a study (in its abstract or its title), introduces a dataset, a
+        # system or a study, or argues in theory's words and names nothing of its own, and states no method of its
+        # own gets no module, however many topic words it uses.
         looks_at = bool(
-            reading.framing or reading.of_kind("data", "system", "study") or reading.title_kind or reading.title_study
+            reading.framing
+            or reading.of_kind("data", "system", "study")
+            or reading.title_kind
+            or reading.title_study
+            or (reading.theory and method_name(paper)[0] is None)
         )
         if best is not None and not method_ev and looks_at:
             return Triage(
