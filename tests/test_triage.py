@@ -499,3 +499,14 @@ def test_eval_triage_cli_holdout_and_its_errors(tmp_path: Path) -> None:
     assert out["holdout"] == "000" and out["n"] == 48 and all(p["digest"] == "000" for p in out["predictions"])
     bad = cli.run("eval", "triage", "--labels", str(LABELS), str(DIGESTS[0]), "--holdout", "007", check=False)
     assert bad.returncode == 2 and "no label has digest '007'" in bad.stderr
+
+
+def test_the_external_labels_name_known_families_once_per_paper() -> None:
+    """The held-out sets' labels (no abstracts): what `eval triage --labels` reads when their abstracts are
+    fetched again. A typo in a family or a paper listed twice would silently change a figure."""
+    rows = json.loads((DATA / "external_labels.json").read_text())
+    known = set(load_families()) | {"skip"}
+    assert len({r["title"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["acceptable"] and set(r["acceptable"]) <= known, r["title"]
+        assert r["digest"].startswith("ext") and isinstance(r["method_aliases"], list), r["title"]
