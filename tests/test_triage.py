@@ -300,6 +300,21 @@ def test_a_theory_title_leaves_a_method_word_below_the_default_confidence() -> N
             "data-selection",
             "states a method: 'GradSel, an optimizer-aware algorithm'",
         ),
+        (  # "Our method, named X, ...": a statement of the method by the name it is given
+            "SlimLM: On the Structural Pruning of Language Models",
+            "Large language models are costly to serve. We tackle their compression without the training data. "
+            "Our method, named SlimLM, adopts structural pruning that removes coupled structures by gradient "
+            "information, and the pruned model is recovered with LoRA.",
+            "pruning",
+            "states a method: 'Our method, named SlimLM'",
+        ),
+        (  # "Diffusion Training" in the title is the diffusion family's, though the method's words are few
+            "Faster Diffusion Training via Clamped Weighting",
+            "Denoising diffusion models converge slowly. In this paper, we introduce a simple yet effective approach "
+            "referred to as ClampW, which weights the loss of each timestep by its clamped signal-to-noise ratio.",
+            "diffusion",
+            "states a method: 'a simple yet effective approach referred'",
+        ),
         (  # a preference-optimization loss is of the policy-optimization family, though it needs no reward model
             "OddsPO: Monolithic Preference Optimization",
             "Preference alignment needs a separate phase after supervised fine-tuning. We introduce a reference "

@@ -62,6 +62,12 @@ _PICKS_DATA = re.compile(
     r"|^\s*for\s+(?:[\w-]+\s+){0,2}?(?:coreset|subset|data|sample|example|instance)s?\s+(?:selection|pruning|filtering)\b",
     re.I,
 )
+# "Our method, named LLM-Pruner, adopts ...": the method is stated by the name given to it
+_OUR_NAMED = re.compile(
+    r"\bour (?:proposed )?(?:method|approach|framework|algorithm|technique|model|solution)s?,?\s+"
+    r"(?:named|called|dubbed|termed|coined)\s+[\w-]+",
+    re.I,
+)
 # "we establish that adaptive smoothness enables ...", "we describe how ...": a claim or an account, not a thing built
 _CLAIM = re.compile(r"^(?:that|how|whether|why|what|when|where)\b", re.I)
 _NAMING = re.compile(r"(?:term|call|dub|coin)s?$", re.I)
@@ -349,6 +355,9 @@ def read(title: str, abstract: str) -> Reading:
                     llm_driven=bool(_LLM_DRIVEN.search(sent)),
                 )
             )
+        if not found and (our := _OUR_NAMED.search(sent)):
+            found = True
+            statements.append(Statement(kind="method", phrase=our.group(0), sentence=i, named=True))
         look = _LOOK_AT.search(sent)
         if look and _kind(phrase := _object_after(sent, look.end())) == "method":
             found = True
