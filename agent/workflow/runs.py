@@ -148,11 +148,10 @@ async def _execute(
             payload = {"inputs": config.inputs}
         else:
             payload = None  # continue the saved thread from its last checkpoint
-        if payload is None and current.created_at is not None and not current.tasks:
-            # Finished: no task left at all. (`next` is not enough: a process killed after a step's writes
-            # were saved but before its checkpoint leaves tasks whose writes are in, and `next` empty.)
-            pass  # nothing to run, just report again below
-        else:
+        # A finished thread has no task left: nothing to run, just report again below. (An empty `next` is not
+        # enough: a process killed after a step's writes were saved, before its checkpoint, leaves such tasks.)
+        finished_before = payload is None and not current.tasks  # payload None: a saved thread, no answers
+        if not finished_before:
             async for _ns, mode, chunk in app.astream(
                 payload, cfg, context=svc, stream_mode=["updates", "custom"], subgraphs=True
             ):
